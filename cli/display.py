@@ -1,0 +1,76 @@
+"""Printing for people: rich on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def console(err: bool = False) -> Console:
+    # highlight off: reported URLs must print exactly as stored, never re-styled.
+    return Console(stderr=err, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal (stderr); nothing at all otherwise."""
+    out = console(err=True)
+    if not out.is_terminal:
+        yield lambda _n: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=out, transient=False) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def print_report(view: dict[str, Any]) -> None:
+    out = console()
+    flags = " (paused)" if view["paused"] else ""
+    out.print(f"[bold]Report {view['id']}[/bold]  {view['state']}{flags}")
+    rows = [
+        ("URL", view["url"]),
+        ("Canonical", view["canonical_url"]),
+        ("Ref", ", ".join(view["refs"]) or "-"),
+        ("Category", view["category"]),
+        ("Expected SHA-256", ", ".join(view["sha256"]) or "-"),
+        ("Reason", view["reason"] or "-"),
+        ("Queued", f"{view['created_at']} by {view['created_by']}"),
+        ("Seen online", _seen(view)),
+        ("Removed", view["removed_at"] or "-"),
+        ("Next check", view["next_check_at"] or "never"),
+        ("Hosting", "not resolved yet" if view["hosting"] is None else _hosting(view["hosting"])),
+    ]
+    for name, value in rows:
+        out.print(f"  {name:<17} {escape(str(value))}")
+    out.print(f"  Checks            {view['check_count']} in all, {len(view['checks'])} kept")
+    if view["checks"]:
+        table = Table("at", "outcome", "status", "ip", "bytes", "sha256", box=None, padding=(0, 2))
+        for check in view["checks"]:
+            table.add_row(
+                check["at"], check["outcome"], _text(check["http_status"]), _text(check["ip"]),
+                _text(check["bytes"]) + ("+" if check["truncated"] else ""),
+                (check["sha256"] or "-")[:16],
+            )
+        out.print(table)
+    out.print(f"  Notices           {len(view['notices']) or 'none'}")
+
+
+def _seen(view: dict[str, Any]) -> str:
+    if not view["seen_online"]:
+        return "no"
+    return f"from {view['first_online_at']} to {view['last_online_at']}"
+
+
+def _hosting(hosting: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in hosting.items() if v and k != "sources")
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(value)

@@ -1,0 +1,1 @@
+"""The Scrapy project that verifies reported URLs."""

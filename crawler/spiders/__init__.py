@@ -1,0 +1,1 @@
+"""One spider per file, named for what it verifies."""

@@ -1,0 +1,217 @@
+"""The one typed settings object, and how it is loaded.
+
+Every setting is declared once below, with its default and its meaning. Defaults are
+written as text and go through the same parser as the environment, so a default can
+never be a value a user could not write. Sources, later ones winning:
+
+1. the defaults declared here;
+2. a TOML file named by ``NTD_SETTINGS`` (keys are the setting names in lower case);
+3. environment variables ``NTD_<NAME>``.
+
+``load()`` validates everything once, at start, and raises ``SettingsError`` naming the
+setting, where the value came from, and what a good value looks like.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any
+
+from settings import parse
+from settings.exceptions import SettingsError
+
+__all__ = ["Settings", "SettingsError", "load", "declared"]
+
+# Environment variables of ours that are not settings.
+NOT_SETTINGS = {"NTD_SETTINGS", "NTD_PASSWORD", "NTD_ACTOR"}
+
+
+def setting(default: str, parser: Callable[[Any], Any], help: str) -> Any:
+    return field(
+        default=parser(default), metadata={"parser": parser, "help": help, "default": default}
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the product. Attribute names are the setting names in lower case."""
+
+    database_url: str = setting(
+        "sqlite:///var/ntd.sqlite3", parse.database_url,
+        "SQLAlchemy URL of the store. A relative SQLite path is taken from the working "
+        "directory. Use postgresql+psycopg://user@host/db for several workers.",
+    )
+    dns_nameservers: tuple[tuple[str, int], ...] = setting(
+        "", parse.nameservers,
+        "ip[:port] list used by every DNS look-up, the crawler's included. "
+        "Empty means the system resolver's nameservers.",
+    )
+    rdap_url: str | None = setting(
+        "", parse.http_url,
+        "One base URL for every RDAP request (/ip/, /entity/, /domain/). Empty means the "
+        "registries' own RDAP services, found through the IANA bootstrap data.",
+    )
+    smtp_url: str | None = setting(
+        "", parse.smtp_url,
+        "smtp://[user:pass@]host:port[?starttls=1], or smtps://... for implicit TLS. "
+        "Empty means notices are written as .eml files to OUTBOX_DIR.",
+    )
+    outbox_dir: str = setting(
+        "var/outbox", parse.text, "Where notices go, as .eml files of mode 0600, without SMTP."
+    )
+    mail_from: str | None = setting(
+        "", parse.email, "The hotline's sending address. Needed before any notice goes out."
+    )
+    hotline_name: str | None = setting(
+        "", parse.optional_text, "The hotline's name, shown in notices and the User-Agent."
+    )
+    hotline_country: str | None = setting(
+        "", parse.country, "The hotline's own country, ISO 3166 alpha-2."
+    )
+    default_category: str = setting(
+        "baseline", parse.category,
+        "Category of reports added without one: baseline, A1, A2, B1 or B2.",
+    )
+    allowed_private_networks: tuple[IPv4Network | IPv6Network, ...] = setting(
+        "", parse.networks,
+        "CIDRs that may be fetched and looked up although private or loopback (labs, tests).",
+    )
+    fetch_timeout: timedelta = setting("30s", parse.duration, "Time limit of one fetch.")
+    recheck_interval: timedelta = setting(
+        "6h", parse.duration, "How often an online or unreachable report is re-checked."
+    )
+    reappearance_interval: timedelta = setting(
+        "24h", parse.duration, "How often a removed report is re-checked for reappearance."
+    )
+    reappearance_window: timedelta = setting(
+        "30d", parse.duration, "For how long after removal a report is re-checked."
+    )
+    reminder_interval: timedelta = setting(
+        "24h", parse.duration, "Time after a notice before a reminder."
+    )
+    escalate_after: int = setting(
+        "2", parse.integer,
+        "Reminders before escalating to the upstream network, registrar or CDN.",
+    )
+    removal_confirmations: int = setting(
+        "2", parse.positive_integer,
+        "error checks in a row, at least RECHECK_INTERVAL apart, before a report is removed.",
+    )
+    outage_probe_name: str = setting(
+        ".", parse.text,
+        "Name our resolver is asked before each pass; a timeout or SERVFAIL holds the pass back.",
+    )
+    outage_min_checks: int = setting(
+        "20", parse.integer, "Checks a pass needs before OUTAGE_SHARE can hold it back."
+    )
+    outage_share: float = setting(
+        "0.5", parse.fraction,
+        "Share of error or nxdomain checks in a pass that holds back its state changes.",
+    )
+    max_body_bytes: int = setting(
+        "16MiB", parse.size, "Download cap per check; a longer body is hashed as far as here."
+    )
+    concurrency: int = setting("128", parse.positive_integer, "Fetches in flight per worker.")
+    concurrency_per_host: int = setting(
+        "8", parse.positive_integer, "Fetches in flight per registered domain, per worker."
+    )
+    user_agent: str | None = setting(
+        "", parse.optional_text,
+        "Sent with every fetch. Empty means one naming the product and HOTLINE_NAME.",
+    )
+    dns_timeout: timedelta = setting("5s", parse.duration, "Time limit of one DNS look-up.")
+    rdap_rate: float = setting(
+        "1/s", parse.rate, "Requests per second to each RDAP server (N/s, N/m or N/h)."
+    )
+    rdap_cache_ttl: timedelta = setting(
+        "7d", parse.duration, "How long an RDAP answer is kept for its network prefix."
+    )
+    lease_ttl: timedelta = setting(
+        "10m", parse.duration, "How long a worker holds the reports it claimed."
+    )
+    check_every: timedelta = setting(
+        "1m", parse.duration, "How often ntd run starts a verification pass."
+    )
+    notify_every: timedelta = setting(
+        "5m", parse.duration, "How often ntd run starts a notification pass."
+    )
+    leader_timeout: timedelta = setting(
+        "30s", parse.duration, "How soon a standby scheduler takes over from a dead leader."
+    )
+    notice_max_reports: int = setting(
+        "500", parse.positive_integer, "Reports per email before a notice is split."
+    )
+    partner_and_host: bool = setting(
+        "false", parse.boolean, "Also notify the host when a partner hotline is notified."
+    )
+    min_group: int = setting(
+        "5", parse.positive_integer, "Smallest group of notified reports that gets statistics."
+    )
+    partners_file: str | None = setting(
+        "", parse.optional_text,
+        "CSV country,email,name of partner hotlines: reports hosted in a listed country "
+        "outside HOTLINE_COUNTRY get a partner notice.",
+    )
+
+    def effective_user_agent(self, version: str) -> str:
+        if self.user_agent:
+            return self.user_agent
+        who = f"; {self.hotline_name}" if self.hotline_name else ""
+        return f"ntd/{version} (notice-and-takedown verification{who})"
+
+
+def declared() -> list[dataclasses.Field]:
+    """The declared settings, in declaration order."""
+    return list(dataclasses.fields(Settings))
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read, parse and validate every setting once. ``overrides`` are raw values by field name."""
+    environ = os.environ if environ is None else environ
+    fields = {f.name: f for f in declared()}
+    raw: dict[str, tuple[Any, str]] = {}
+
+    path = environ.get("NTD_SETTINGS")
+    if path:
+        for key, value in _read_toml(path).items():
+            if key not in fields:
+                raise SettingsError(f"{path}: {key!r} is not a setting")
+            raw[key] = (value, f"{key} in {path}")
+
+    for name, value in environ.items():
+        if not name.startswith("NTD_") or name in NOT_SETTINGS:
+            continue
+        key = name[4:].lower()
+        if key not in fields:
+            raise SettingsError(f"{name} is not a setting (check the spelling)")
+        raw[key] = (value, name)
+
+    for key, value in overrides.items():
+        if key not in fields:
+            raise SettingsError(f"{key!r} is not a setting")
+        raw[key] = (value, key.upper())
+
+    values = {}
+    for key, (value, origin) in raw.items():
+        parser = fields[key].metadata["parser"]
+        try:
+            values[key] = parser(value)
+        except ValueError as error:
+            raise SettingsError(f"{origin}: {error}") from None
+    return Settings(**values)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise SettingsError(f"NTD_SETTINGS: {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"NTD_SETTINGS: {path} is not valid TOML: {error}") from None

@@ -1,0 +1,67 @@
+"""Claiming due reports with a lease, so that no two workers check one report in a pass.
+
+A claim is one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING id``. On PostgreSQL
+the inner select locks its rows with ``FOR UPDATE SKIP LOCKED``, so concurrent workers
+take different rows instead of waiting on each other. SQLite has a single writer and
+runs the statement atomically under the write lock taken when the transaction began.
+A worker that dies simply lets its lease run out; the reports are then due again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from store.models import CHECKABLE, Report
+
+
+def _unleased(now: datetime):
+    return or_(Report.lease_until.is_(None), Report.lease_until < now)
+
+
+def claim_due(
+    session: Session, worker: str, *, now: datetime, lease: timedelta, limit: int
+) -> list[int]:
+    """Lease up to ``limit`` due reports to ``worker``, the longest-waiting first."""
+    due = (
+        select(Report.id)
+        .where(and_(Report.next_due_at <= now, _unleased(now)))
+        .order_by(Report.next_due_at)
+        .limit(limit)
+    )
+    return _claim(session, due, worker, now + lease)
+
+
+def claim_named(
+    session: Session, worker: str, ids: Sequence[int], *, now: datetime, lease: timedelta
+) -> list[int]:
+    """Lease the named reports now, due or not, unless another worker holds them."""
+    named = select(Report.id).where(
+        and_(Report.id.in_(ids), Report.state.in_(CHECKABLE), _unleased(now))
+    )
+    return _claim(session, named, worker, now + lease)
+
+
+def release(session: Session, worker: str, ids: Sequence[int]) -> None:
+    """Give back leases early, e.g. for reports a stopping worker did not reach."""
+    session.execute(
+        update(Report)
+        .where(and_(Report.id.in_(ids), Report.claimed_by == worker))
+        .values(claimed_by=None, lease_until=None)
+    )
+
+
+def _claim(session: Session, candidates, worker: str, until: datetime) -> list[int]:
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    claimed = session.execute(
+        update(Report)
+        .where(Report.id.in_(candidates.scalar_subquery()))
+        .values(claimed_by=worker, lease_until=until)
+        .returning(Report.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed.scalars())

@@ -1,0 +1,73 @@
+"""The JSON shapes of PRODUCT.md, built from the store: ``ntd show --json`` and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Check, Fingerprint, Report, ReportRef
+
+CHECK_FIELDS = (
+    "outcome", "http_status", "final_url", "content_type", "bytes", "truncated", "sha256",
+    "ip", "elapsed_ms", "detail",
+)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with a ``Z``, as PRODUCT.md writes times."""
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def report_view(session: Session, report: Report) -> dict[str, Any]:
+    """One report with its refs, fingerprints, checks, hosting and notices."""
+    refs = session.scalars(
+        select(ReportRef.ref).where(ReportRef.report_id == report.id).order_by(ReportRef.added_at)
+    ).all()
+    prints = session.scalars(
+        select(Fingerprint.sha256).where(Fingerprint.report_id == report.id)
+    ).all()
+    return {
+        "id": report.id,
+        "url": report.url,
+        "canonical_url": report.canonical_url,
+        "ref": report.ref,
+        "refs": list(refs),
+        "category": report.category,
+        "sha256": sorted(prints),
+        "reason": report.reason,
+        "state": report.state,
+        "seen_online": report.seen_online,
+        "paused": report.paused,
+        "reappearances": report.reappearances,
+        "created_at": iso(report.created_at),
+        "created_by": report.created_by,
+        "first_online_at": iso(report.first_online_at),
+        "last_online_at": iso(report.last_online_at),
+        "removed_at": iso(report.removed_at),
+        "next_check_at": iso(report.next_due_at),
+        "hosting": None,
+        "check_count": report.check_count,
+        "checks": stored_checks(session, report),
+        "notices": [],
+    }
+
+
+def stored_checks(session: Session, report: Report) -> list[dict[str, Any]]:
+    """The first check, each change of outcome, and the latest, oldest first."""
+    rows = session.scalars(
+        select(Check).where(Check.report_id == report.id).order_by(Check.id)
+    ).all()
+    checks = [{"at": iso(row.at), **{f: getattr(row, f) for f in CHECK_FIELDS}} for row in rows]
+    if report.last_checked_at is not None and (not rows or rows[-1].at != report.last_checked_at):
+        checks.append(
+            {
+                "at": iso(report.last_checked_at),
+                **{f: getattr(report, f"last_{f}") for f in CHECK_FIELDS},
+            }
+        )
+    return checks

@@ -1,0 +1,111 @@
+"""Fixtures every test shares: the store on SQLite and PostgreSQL, settings, the CLI.
+
+Store-touching tests take the ``database_url`` (or ``store``) fixture and so run twice:
+on a fresh SQLite file and on a fresh schema of the PostgreSQL test database. Without a
+reachable PostgreSQL the second run is skipped, saying why; CI sets NTD_REQUIRE_POSTGRES
+so that there it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+import settings
+from store.db import Store, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+POSTGRES_URL = os.environ.get(
+    "NTD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ntd_test"
+)
+
+
+def shared_file(relative: str) -> Path:
+    """A published reference from ../shared/, or skip the test where it is absent."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"../shared/{relative} is not here")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """An engine on the PostgreSQL test database, or a skip saying why there is none."""
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure to connect means: no PostgreSQL here
+        engine.dispose()
+        message = f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(error).__name__})"
+        if os.environ.get("NTD_REQUIRE_POSTGRES"):
+            pytest.fail(message + " and NTD_REQUIRE_POSTGRES is set")
+        pytest.skip(message + "; set NTD_TEST_POSTGRES_URL to run these tests")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A URL to an empty database of each kind; PostgreSQL gets a schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ntd.sqlite3'}"
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
+def store(database_url) -> Iterator[Store]:
+    opened = open_store(database_url)
+    yield opened
+    opened.close()
+
+
+def make_settings(**overrides) -> settings.Settings:
+    """Settings from the declared defaults and ``overrides`` only, never the environment."""
+    return settings.load({}, **overrides)
+
+
+class Ntd:
+    """Runs ``ntd`` commands in this process against the test's database."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str):
+        from cli import main
+
+        return CliRunner(env=self.env).invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def ntd(database_url, tmp_path, monkeypatch) -> Ntd:
+    for name in [n for n in os.environ if n.startswith("NTD_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return Ntd({"NTD_DATABASE_URL": database_url, "NTD_ACTOR": "analyst1"})
+
+
+def run_ntd(*args: str, env: dict[str, str], cwd: Path, input: bytes | None = None):
+    """Run the installed ``ntd`` console script in a subprocess."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NTD_")}
+    ntd = Path(sys.executable).with_name("ntd")
+    return subprocess.run(
+        [str(ntd), *args], env={**clean, **env}, cwd=cwd, input=input, capture_output=True,
+        timeout=60,
+    )

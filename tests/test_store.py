@@ -1,0 +1,154 @@
+"""The store: migrations on first use, leases, and growth with changes rather than checks."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, inspect, select
+
+from intake.exceptions import RejectedInput
+from intake.submissions import Submission, validate
+from store import reports
+from store.checks import CheckResult, record_check
+from store.db import open_store
+from store.models import Check, Report
+from store.queue import claim_due, claim_named, release
+from store.types import utcnow
+from store.views import report_view
+
+LEASE = timedelta(minutes=10)
+
+
+def queue_urls(store, urls, now=None):
+    now = now or utcnow()
+    entries = [validate(Submission(url)) for url in urls]
+    with store.session() as session:
+        return reports.queue(session, entries, actor="tester", now=now, default_category="baseline")
+
+
+def test_migrations_are_applied_on_first_use_and_only_once(database_url):
+    first = open_store(database_url)
+    tables = set(inspect(first.engine).get_table_names())
+    assert {"reports", "checks", "events", "report_refs", "fingerprints"} <= tables
+    queue_urls(first, ["http://example.com/a"])
+    first.close()
+    again = open_store(database_url)  # finds the schema current: data untouched
+    with again.session() as session:
+        assert session.scalar(select(func.count()).select_from(Report)) == 1
+    again.close()
+
+
+def test_a_claim_leases_due_reports_to_one_worker(store):
+    now = utcnow()
+    queue_urls(store, [f"http://example.com/{i}" for i in range(10)], now)
+    with store.session() as session:
+        first = claim_due(session, "worker-a", now=now, lease=LEASE, limit=6)
+    with store.session() as session:
+        second = claim_due(session, "worker-b", now=now, lease=LEASE, limit=6)
+    assert len(first) == 6 and len(second) == 4
+    assert set(first).isdisjoint(second)
+    with store.session() as session:
+        assert claim_due(session, "worker-c", now=now, lease=LEASE, limit=6) == []
+
+
+def test_an_expired_lease_returns_the_report_to_the_queue(store):
+    now = utcnow()
+    queue_urls(store, ["http://example.com/a"], now)
+    with store.session() as session:
+        assert claim_due(session, "dead-worker", now=now, lease=LEASE, limit=10) == [1]
+    with store.session() as session:
+        assert claim_due(session, "other", now=now + LEASE / 2, lease=LEASE, limit=10) == []
+    with store.session() as session:
+        later = now + LEASE + timedelta(seconds=1)
+        assert claim_due(session, "other", now=later, lease=LEASE, limit=10) == [1]
+
+
+def test_named_reports_are_claimed_now_unless_leased_or_closed(store):
+    now = utcnow()
+    queue_urls(store, ["http://example.com/a", "http://example.com/b", "http://example.com/c"], now)
+    with store.session() as session:
+        reports.close(session, session.get(Report, 3), "withdrawn", actor="tester", now=now)
+        session.get(Report, 1).next_due_at = now + timedelta(days=1)  # not due
+        assert claim_due(session, "run", now=now, lease=LEASE, limit=10) == [2]
+    with store.session() as session:
+        assert claim_named(session, "manual", [1, 2, 3], now=now, lease=LEASE) == [1]
+        release(session, "manual", [1])
+        assert session.get(Report, 1).claimed_by is None
+
+
+def test_concurrent_workers_never_claim_one_report_twice(store):
+    now = utcnow()
+    queue_urls(store, [f"http://example.com/{i}" for i in range(300)], now)
+    claimed: dict[str, list[int]] = {}
+    errors = []
+
+    def work(name: str) -> None:
+        mine = claimed.setdefault(name, [])
+        try:
+            while True:
+                with store.session() as session:
+                    batch = claim_due(session, name, now=now, lease=LEASE, limit=7)
+                if not batch:
+                    return
+                mine.extend(batch)
+        except Exception as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    every = [i for batch in claimed.values() for i in batch]
+    assert sorted(every) == list(range(1, 301))
+
+
+def check(at, outcome, **fields) -> CheckResult:
+    return CheckResult(at=at, outcome=outcome, **fields)
+
+
+def test_the_store_keeps_first_changes_and_latest_check(store):
+    start = utcnow()
+    queue_urls(store, ["http://example.com/a"], start)
+    outcomes = ["online"] * 50 + ["gone"] * 30 + ["online"] * 20
+    with store.session() as session:
+        report = session.get(Report, 1)
+        for n, outcome in enumerate(outcomes):
+            record_check(
+                session, report,
+                check(start + timedelta(hours=n), outcome, http_status=200, sha256="c" * 64),
+            )
+    with store.session() as session:
+        report = session.get(Report, 1)
+        rows = session.scalar(select(func.count()).select_from(Check))
+        view = report_view(session, report)
+    assert rows == 3
+    assert view["check_count"] == 100
+    assert [c["outcome"] for c in view["checks"]] == ["online", "gone", "online", "online"]
+    assert [c["at"] for c in view["checks"]][-1] == view["checks"][-1]["at"]
+    hours = [c["at"] for c in view["checks"]]
+    assert hours[1] > hours[0] and hours[-1] > hours[-2]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(inputs=st.lists(st.one_of(st.text(max_size=60), st.from_regex(r"https?://[ -~]{0,30}")),
+                       max_size=8))
+def test_intake_never_stores_a_rejected_input(store, inputs):
+    valid, expected = [], set()
+    for raw in inputs:
+        try:
+            entry = validate(Submission(raw))
+        except RejectedInput:
+            continue
+        valid.append(entry)
+        expected.add(entry.canonical_url)
+    with store.session() as session:
+        before = set(session.scalars(select(Report.canonical_url)))
+        reports.queue(session, valid, actor="tester", now=utcnow(), default_category="baseline")
+        after = set(session.scalars(select(Report.canonical_url)))
+    assert after - before == expected - before
+    assert all(url.startswith(("http://", "https://")) for url in after)
