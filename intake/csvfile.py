@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ COLUMNS = ("url", "ref", "sha256", "category")
 # Fields may be long (a URL up to 8 KB is fine, longer is rejected with a reason):
 # a limit that stops the reader would lose the rest of the file instead.
 csv.field_size_limit(64 * 1024 * 1024)
+# Bytes that were not UTF-8, as surrogateescape decoding leaves them.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 class BadFile(IntakeError):
@@ -59,7 +62,7 @@ def read_reports(path: str | Path) -> Iterator[Submission | BadRow]:
 def _row(row: list[str], index: dict[str, int], line: int) -> Submission | BadRow:
     cells = {name: row[i] if i < len(row) else "" for name, i in index.items()}
     url = cells["url"]
-    if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
+    if any(_UNDECODED.search(cell) for cell in row):
         return BadRow(line, _printable(url), "not UTF-8 text")
     if not url.strip():
         return BadRow(line, "", "no url")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from intake.categories import CATEGORIES
 from intake.exceptions import RejectedInput
 
 MAX_REF_LENGTH = 200
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ def check_ref(ref: str | None) -> str | None:
         return None
     if len(ref) > MAX_REF_LENGTH:
         raise RejectedInput(f"reference longer than {MAX_REF_LENGTH} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in ref):
+    if _CONTROL.search(ref):
         raise RejectedInput("reference contains control characters")
     return ref
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from intake.submissions import Entry
@@ -81,13 +81,16 @@ def _queue_batch(
             }
             for e in fresh.values()
         ]
+        # A Core executemany, then one select for the new ids: the ORM's bulk path, or
+        # RETURNING in parameter order (row by row on SQLite), cost many times more.
+        session.connection().execute(insert(Report.__table__), rows)
         inserted = session.execute(
-            insert(Report).returning(Report.id, Report.url_key, sort_by_parameter_order=True),
-            rows,
+            select(Report.id, Report.url_key).where(Report.url_key.in_(fresh.keys()))
         )
+        # Who queued a report, and when, is on its row (created_by, created_at): an
+        # event each would double the cost of a large import and say nothing more.
         for row in inserted:
             known[row.url_key] = (row.id, QUEUED, True, False)
-            events.append(_event(now, actor, row.id, "queued", None, QUEUED))
 
     for key, row in existing.items():
         if row.state in REQUEUED_FROM:
@@ -129,18 +132,24 @@ def _queue_batch(
     insert_ignoring_duplicates(
         session, Fingerprint, [{"report_id": r, "sha256": s} for r, s in sorted(prints)]
     )
-    _fill_missing_first_refs(session, refs.values())
+    _fill_missing_first_refs(session, existing.values(), refs)
     if events:
-        session.execute(insert(Event), events)
+        session.connection().execute(insert(Event.__table__), events)
     return results
 
 
-def _fill_missing_first_refs(session: Session, refs: Iterable[dict]) -> None:
-    # A report first queued without a ref takes the first one given later.
-    for row in refs:
-        report = session.get(Report, row["report_id"])
-        if report is not None and report.ref is None:
-            report.ref = row["ref"]
+def _fill_missing_first_refs(session: Session, existing: Iterable, refs: dict) -> None:
+    # A tracked report first queued without a ref takes the first one given later.
+    given = {}
+    for report_id, ref in refs:
+        given.setdefault(report_id, ref)
+    for row in existing:
+        if row.id in given:
+            session.execute(
+                update(Report)
+                .where(Report.id == row.id, Report.ref.is_(None))
+                .values(ref=given[row.id])
+            )
 
 
 def find(session: Session, key: int | str) -> Report:

@@ -16,4 +16,4 @@ def insert_ignoring_duplicates(session: Session, model: type, rows: Sequence[dic
     if not rows:
         return
     insert = _INSERTS[session.get_bind().dialect.name]
-    session.execute(insert(model).on_conflict_do_nothing(), list(rows))
+    session.connection().execute(insert(model.__table__).on_conflict_do_nothing(), list(rows))

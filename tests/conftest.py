@@ -22,6 +22,9 @@ from sqlalchemy import create_engine, text
 import settings
 from store.db import Store, open_store
 
+# Fails any test that connects, sends or asks DNS anywhere but loopback.
+pytest_plugins = ["tests.netguard.plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 POSTGRES_URL = os.environ.get(
@@ -102,7 +105,11 @@ def ntd(database_url, tmp_path, monkeypatch) -> Ntd:
 
 
 def run_ntd(*args: str, env: dict[str, str], cwd: Path, input: bytes | None = None):
-    """Run the installed ``ntd`` console script in a subprocess."""
+    """Run the installed ``ntd`` console script in a subprocess.
+
+    ``env`` should start from the ``guarded_env`` fixture, so that the network guard
+    watches the subprocess too; our own settings variables are cleared first.
+    """
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NTD_")}
     ntd = Path(sys.executable).with_name("ntd")
     return subprocess.run(
