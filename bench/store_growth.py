@@ -54,9 +54,15 @@ def size_of(store) -> int:
 
 def check(at, outcome) -> CheckResult:
     return CheckResult(
-        at=at, outcome=outcome, http_status=200 if outcome == "online" else 404,
-        final_url="http://host.example/p/1.jpg", content_type="image/jpeg", bytes=48213,
-        sha256="9f" * 32, ip="192.0.2.10", elapsed_ms=412,
+        at=at,
+        outcome=outcome,
+        http_status=200 if outcome == "online" else 404,
+        final_url="http://host.example/p/1.jpg",
+        content_type="image/jpeg",
+        bytes=48213,
+        sha256="9f" * 32,
+        ip="192.0.2.10",
+        elapsed_ms=412,
     )
 
 
@@ -73,9 +79,24 @@ def fill(store, n: int, rechecks: int, row_per_check: bool) -> tuple[int, int, i
         with store.session() as session:
             if row_per_check:
                 values = [
-                    {"report_id": i, **{f: getattr(check(at, outcome), f) for f in (
-                        "at", "outcome", "http_status", "final_url", "content_type", "bytes",
-                        "truncated", "sha256", "ip", "elapsed_ms")}}
+                    {
+                        "report_id": i,
+                        **{
+                            f: getattr(check(at, outcome), f)
+                            for f in (
+                                "at",
+                                "outcome",
+                                "http_status",
+                                "final_url",
+                                "content_type",
+                                "bytes",
+                                "truncated",
+                                "sha256",
+                                "ip",
+                                "elapsed_ms",
+                            )
+                        },
+                    }
                     for i in range(1, n + 1)
                 ]
                 session.connection().execute(insert(Check.__table__), values)
@@ -103,15 +124,21 @@ def main() -> None:
             store.close()
             if args.database_url:
                 break  # one shared database: measure ours only
-    print(f"{n:,} reports, each re-checked {k} times unchanged, then once changed "
-          f"({n * (k + 1):,} checks), on {os.path.basename(url).split('?')[0]}")
+    print(
+        f"{n:,} reports, each re-checked {k} times unchanged, then once changed "
+        f"({n * (k + 1):,} checks), on {os.path.basename(url).split('?')[0]}"
+    )
     for design, (queued, checks, seconds) in results.items():
-        print(f"  {design:<14} {queued / n:8.0f} bytes per report   "
-              f"{checks / (n * (k + 1)):8.1f} bytes per re-check   ({seconds:.1f} s)")
+        print(
+            f"  {design:<14} {queued / n:8.0f} bytes per report   "
+            f"{checks / (n * (k + 1)):8.1f} bytes per re-check   ({seconds:.1f} s)"
+        )
     if len(results) == 2:
         ours, peer = results["ntd"][1], results["row per check"][1]
-        print(f"  ratio: the row-per-check store grows {peer / max(ours, 1):.0f}x faster "
-              "with re-checks")
+        print(
+            f"  ratio: the row-per-check store grows {peer / max(ours, 1):.0f}x faster "
+            "with re-checks"
+        )
 
 
 if __name__ == "__main__":

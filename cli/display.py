@@ -54,7 +54,10 @@ def print_report(view: dict[str, Any]) -> None:
         table = Table("at", "outcome", "status", "ip", "bytes", "sha256", box=None, padding=(0, 2))
         for check in view["checks"]:
             table.add_row(
-                check["at"], check["outcome"], _text(check["http_status"]), _text(check["ip"]),
+                check["at"],
+                check["outcome"],
+                _text(check["http_status"]),
+                _text(check["ip"]),
                 _text(check["bytes"]) + ("+" if check["truncated"] else ""),
                 (check["sha256"] or "-")[:16],
             )

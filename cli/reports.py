@@ -31,7 +31,10 @@ def _sha256_option(_ctx, _param, values: tuple[str, ...]) -> tuple[str, ...]:
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--ref", help="Case reference, e.g. the hotline's report number.")
 @click.option(
-    "--sha256", "sha256", multiple=True, callback=_sha256_option,
+    "--sha256",
+    "sha256",
+    multiple=True,
+    callback=_sha256_option,
     help="SHA-256 of the content the analyst assessed; repeat for several.",
 )
 @click.option("--category", type=click.Choice(CATEGORIES), help="X-ARF classification.")
@@ -99,8 +102,12 @@ def _queue(ctx: Context, submissions: list[Submission], progress=None):
     if entries:
         with ctx.store.session() as session:
             accepted = reports.queue(
-                session, entries, actor=ctx.actor, now=utcnow(),
-                default_category=ctx.settings.default_category, progress=progress,
+                session,
+                entries,
+                actor=ctx.actor,
+                now=utcnow(),
+                default_category=ctx.settings.default_category,
+                progress=progress,
             )
     return accepted, rejected
 

@@ -43,22 +43,26 @@ class Settings:
     """Every setting of the product. Attribute names are the setting names in lower case."""
 
     database_url: str = setting(
-        "sqlite:///var/ntd.sqlite3", parse.database_url,
+        "sqlite:///var/ntd.sqlite3",
+        parse.database_url,
         "SQLAlchemy URL of the store. A relative SQLite path is taken from the working "
         "directory. Use postgresql+psycopg://user@host/db for several workers.",
     )
     dns_nameservers: tuple[tuple[str, int], ...] = setting(
-        "", parse.nameservers,
+        "",
+        parse.nameservers,
         "ip[:port] list used by every DNS look-up, the crawler's included. "
         "Empty means the system resolver's nameservers.",
     )
     rdap_url: str | None = setting(
-        "", parse.http_url,
+        "",
+        parse.http_url,
         "One base URL for every RDAP request (/ip/, /entity/, /domain/). Empty means the "
         "registries' own RDAP services, found through the IANA bootstrap data.",
     )
     smtp_url: str | None = setting(
-        "", parse.smtp_url,
+        "",
+        parse.smtp_url,
         "smtp://[user:pass@]host:port[?starttls=1], or smtps://... for implicit TLS. "
         "Empty means notices are written as .eml files to OUTBOX_DIR.",
     )
@@ -75,11 +79,13 @@ class Settings:
         "", parse.country, "The hotline's own country, ISO 3166 alpha-2."
     )
     default_category: str = setting(
-        "baseline", parse.category,
+        "baseline",
+        parse.category,
         "Category of reports added without one: baseline, A1, A2, B1 or B2.",
     )
     allowed_private_networks: tuple[IPv4Network | IPv6Network, ...] = setting(
-        "", parse.networks,
+        "",
+        parse.networks,
         "CIDRs that may be fetched and looked up although private or loopback (labs, tests).",
     )
     fetch_timeout: timedelta = setting("30s", parse.duration, "Time limit of one fetch.")
@@ -96,22 +102,26 @@ class Settings:
         "24h", parse.duration, "Time after a notice before a reminder."
     )
     escalate_after: int = setting(
-        "2", parse.integer,
+        "2",
+        parse.integer,
         "Reminders before escalating to the upstream network, registrar or CDN.",
     )
     removal_confirmations: int = setting(
-        "2", parse.positive_integer,
+        "2",
+        parse.positive_integer,
         "error checks in a row, at least RECHECK_INTERVAL apart, before a report is removed.",
     )
     outage_probe_name: str = setting(
-        ".", parse.text,
+        ".",
+        parse.text,
         "Name our resolver is asked before each pass; a timeout or SERVFAIL holds the pass back.",
     )
     outage_min_checks: int = setting(
         "20", parse.integer, "Checks a pass needs before OUTAGE_SHARE can hold it back."
     )
     outage_share: float = setting(
-        "0.5", parse.fraction,
+        "0.5",
+        parse.fraction,
         "Share of error or nxdomain checks in a pass that holds back its state changes.",
     )
     max_body_bytes: int = setting(
@@ -122,7 +132,8 @@ class Settings:
         "8", parse.positive_integer, "Fetches in flight per registered domain, per worker."
     )
     user_agent: str | None = setting(
-        "", parse.optional_text,
+        "",
+        parse.optional_text,
         "Sent with every fetch. Empty means one naming the product and HOTLINE_NAME.",
     )
     dns_timeout: timedelta = setting("5s", parse.duration, "Time limit of one DNS look-up.")
@@ -154,7 +165,8 @@ class Settings:
         "5", parse.positive_integer, "Smallest group of notified reports that gets statistics."
     )
     partners_file: str | None = setting(
-        "", parse.optional_text,
+        "",
+        parse.optional_text,
         "CSV country,email,name of partner hotlines: reports hosted in a listed country "
         "outside HOTLINE_COUNTRY get a partner notice.",
     )

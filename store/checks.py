@@ -50,10 +50,17 @@ def record_check(session: Session, report: Report, check: CheckResult) -> bool:
     if changed:
         session.add(
             Check(
-                report_id=report.id, at=check.at, outcome=check.outcome,
-                http_status=check.http_status, final_url=check.final_url,
-                content_type=check.content_type, bytes=check.bytes, truncated=check.truncated,
-                sha256=check.sha256, ip=check.ip, elapsed_ms=check.elapsed_ms,
+                report_id=report.id,
+                at=check.at,
+                outcome=check.outcome,
+                http_status=check.http_status,
+                final_url=check.final_url,
+                content_type=check.content_type,
+                bytes=check.bytes,
+                truncated=check.truncated,
+                sha256=check.sha256,
+                ip=check.ip,
+                elapsed_ms=check.elapsed_ms,
                 detail=check.detail,
             )
         )

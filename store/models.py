@@ -24,7 +24,12 @@ from store.types import UTCDateTime
 
 # Report states, as PRODUCT.md defines them.
 QUEUED, ONLINE, UNREACHABLE, REMOVED, REJECTED, CLOSED = (
-    "queued", "online", "unreachable", "removed", "rejected", "closed",
+    "queued",
+    "online",
+    "unreachable",
+    "removed",
+    "rejected",
+    "closed",
 )
 STATES = (QUEUED, ONLINE, UNREACHABLE, REMOVED, REJECTED, CLOSED)
 # States a report can still be checked in; the others have no next check.

@@ -75,9 +75,15 @@ def _queue_batch(
     if fresh:
         rows = [
             {
-                "url": e.url, "canonical_url": e.canonical_url, "url_key": e.url_key,
-                "ref": e.ref, "category": e.category or default_category, "state": QUEUED,
-                "created_at": now, "created_by": actor, "next_due_at": now,
+                "url": e.url,
+                "canonical_url": e.canonical_url,
+                "url_key": e.url_key,
+                "ref": e.ref,
+                "category": e.category or default_category,
+                "state": QUEUED,
+                "created_at": now,
+                "created_by": actor,
+                "next_due_at": now,
             }
             for e in fresh.values()
         ]
@@ -120,7 +126,10 @@ def _queue_batch(
         seen.add(entry.url_key)
         if entry.ref and (report_id, entry.ref) not in existing_refs:
             refs[(report_id, entry.ref)] = {
-                "report_id": report_id, "ref": entry.ref, "added_at": now, "added_by": actor,
+                "report_id": report_id,
+                "ref": entry.ref,
+                "added_at": now,
+                "added_by": actor,
             }
             if not new:
                 events.append(_event(now, actor, report_id, "ref_added", None, None, entry.ref))
@@ -193,8 +202,13 @@ def close(session: Session, report: Report, reason: str, *, actor: str, now: dat
 
 def _event(now, actor, report_id, action, from_state=None, to_state=None, detail=None) -> dict:
     return {
-        "at": now, "actor": actor, "report_id": report_id, "action": action,
-        "from_state": from_state, "to_state": to_state, "detail": detail,
+        "at": now,
+        "actor": actor,
+        "report_id": report_id,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "detail": detail,
     }
 
 

@@ -11,8 +11,16 @@ from sqlalchemy.orm import Session
 from store.models import Check, Fingerprint, Report, ReportRef
 
 CHECK_FIELDS = (
-    "outcome", "http_status", "final_url", "content_type", "bytes", "truncated", "sha256",
-    "ip", "elapsed_ms", "detail",
+    "outcome",
+    "http_status",
+    "final_url",
+    "content_type",
+    "bytes",
+    "truncated",
+    "sha256",
+    "ip",
+    "elapsed_ms",
+    "detail",
 )
 
 

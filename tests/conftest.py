@@ -113,6 +113,10 @@ def run_ntd(*args: str, env: dict[str, str], cwd: Path, input: bytes | None = No
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NTD_")}
     ntd = Path(sys.executable).with_name("ntd")
     return subprocess.run(
-        [str(ntd), *args], env={**clean, **env}, cwd=cwd, input=input, capture_output=True,
+        [str(ntd), *args],
+        env={**clean, **env},
+        cwd=cwd,
+        input=input,
+        capture_output=True,
         timeout=60,
     )

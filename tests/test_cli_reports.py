@@ -51,18 +51,37 @@ def test_private_addresses_are_accepted_at_intake(ntd):
     result = ntd("add", "http://0x7f.1/x", "http://[::1]/", "http://169.254.169.254/latest")
     assert result.exit_code == 0
     assert [line.split("\t")[1] for line in result.stdout.splitlines()] == [
-        "http://127.0.0.1/x", "http://[::1]/", "http://169.254.169.254/latest",
+        "http://127.0.0.1/x",
+        "http://[::1]/",
+        "http://169.254.169.254/latest",
     ]
 
 
 def test_show_json_has_the_product_shape(ntd):
     ntd("add", "http://example.com/a", "--ref", "C-1", "--sha256", SHA_A, "--category", "A1")
     view = show(ntd, 1)
-    for key in (
-        "id url canonical_url ref refs category sha256 reason state seen_online paused "
-        "reappearances created_at first_online_at last_online_at removed_at hosting "
-        "check_count checks notices"
-    ).split():
+    for key in [
+        "id",
+        "url",
+        "canonical_url",
+        "ref",
+        "refs",
+        "category",
+        "sha256",
+        "reason",
+        "state",
+        "seen_online",
+        "paused",
+        "reappearances",
+        "created_at",
+        "first_online_at",
+        "last_online_at",
+        "removed_at",
+        "hosting",
+        "check_count",
+        "checks",
+        "notices",
+    ]:
         assert key in view, key
     assert view["url"] == "http://example.com/a"
     assert (view["ref"], view["refs"], view["category"]) == ("C-1", ["C-1"], "A1")
@@ -111,13 +130,21 @@ def _set_state(database_url, report_id, state):
 
 
 def test_re_adding_requeues_removed_and_closed_but_not_rejected(ntd, database_url):
-    ntd("add", "http://example.com/removed", "http://example.com/closed",
-        "http://example.com/rejected")
+    ntd(
+        "add",
+        "http://example.com/removed",
+        "http://example.com/closed",
+        "http://example.com/rejected",
+    )
     _set_state(database_url, 1, "removed")
     assert ntd("close", "2", "--reason", "duplicate of another case").exit_code == 0
     _set_state(database_url, 3, "rejected")
-    result = ntd("add", "http://example.com/removed", "http://example.com/closed",
-                 "http://example.com/rejected")
+    result = ntd(
+        "add",
+        "http://example.com/removed",
+        "http://example.com/closed",
+        "http://example.com/rejected",
+    )
     assert result.exit_code == 0
     assert [show(ntd, i)["state"] for i in (1, 2, 3)] == ["queued", "queued", "rejected"]
     assert show(ntd, 2)["reason"] is None
@@ -133,7 +160,9 @@ def test_pause_resume_and_close_record_who_did_it(ntd, database_url):
     assert ntd("close", "1", "--reason", "law enforcement request").exit_code == 0
     view = show(ntd, 1)
     assert (view["state"], view["reason"], view["next_check_at"]) == (
-        "closed", "law enforcement request", None,
+        "closed",
+        "law enforcement request",
+        None,
     )
     store = open_store(database_url)
     with store.session() as session:
@@ -144,7 +173,8 @@ def test_pause_resume_and_close_record_who_did_it(ntd, database_url):
     assert show(ntd, 1)["created_by"] == "analyst1"
     assert [tuple(e) for e in events] == [
         ("paused", "analyst1", None),
-        ("resumed", "analyst1", None), ("closed", "analyst1", "closed"),
+        ("resumed", "analyst1", None),
+        ("closed", "analyst1", "closed"),
     ]
 
 

@@ -70,8 +70,16 @@ def test_lists_are_comma_separated_in_the_environment():
 
 
 @pytest.mark.parametrize(
-    ("value", "seconds"), [("0s", 0), ("45", 45), ("90s", 90), ("15m", 900), ("24h", 86400),
-                           ("7d", 604800), ("1.5h", 5400)],
+    ("value", "seconds"),
+    [
+        ("0s", 0),
+        ("45", 45),
+        ("90s", 90),
+        ("15m", 900),
+        ("24h", 86400),
+        ("7d", 604800),
+        ("1.5h", 5400),
+    ],
 )
 def test_durations(value, seconds):
     assert load({"NTD_LEASE_TTL": value}).lease_ttl == timedelta(seconds=seconds)
@@ -116,7 +124,10 @@ def test_bad_toml_names_the_file_and_key(tmp_path):
 
 def test_the_user_agent_names_the_product_and_hotline():
     s = load({"NTD_HOTLINE_NAME": "Example Hotline"})
-    assert s.effective_user_agent("1.0") == "ntd/1.0 (notice-and-takedown verification; Example Hotline)"
+    assert (
+        s.effective_user_agent("1.0")
+        == "ntd/1.0 (notice-and-takedown verification; Example Hotline)"
+    )
     assert load({"NTD_USER_AGENT": "custom"}).effective_user_agent("1.0") == "custom"
 
 

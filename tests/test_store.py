@@ -119,7 +119,8 @@ def test_the_store_keeps_first_changes_and_latest_check(store):
         report = session.get(Report, 1)
         for n, outcome in enumerate(outcomes):
             record_check(
-                session, report,
+                session,
+                report,
                 check(start + timedelta(hours=n), outcome, http_status=200, sha256="c" * 64),
             )
     with store.session() as session:
@@ -134,9 +135,14 @@ def test_the_store_keeps_first_changes_and_latest_check(store):
     assert hours[1] > hours[0] and hours[-1] > hours[-2]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(inputs=st.lists(st.one_of(st.text(max_size=60), st.from_regex(r"https?://[ -~]{0,30}")),
-                       max_size=8))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    inputs=st.lists(
+        st.one_of(st.text(max_size=60), st.from_regex(r"https?://[ -~]{0,30}")), max_size=8
+    )
+)
 def test_intake_never_stores_a_rejected_input(store, inputs):
     valid, expected = [], set()
     for raw in inputs:
