@@ -19,3 +19,8 @@ REMOTE_CONTROL_ENABLED = False
 HTTPPROXY_ENABLED = False
 ITEM_PIPELINES: dict = {}
 FEEDS: dict = {}
+# `scrapy crawl` installs the resolver named here before the crawl starts: our safety
+# resolver, so that the policy holds however the spider is run.
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+TWISTED_DNS_RESOLVER = "crawler.resolver.SafeResolver"
+DNSCACHE_ENABLED = False

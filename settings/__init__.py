@@ -131,10 +131,18 @@ class Settings:
     concurrency_per_host: int = setting(
         "8", parse.positive_integer, "Fetches in flight per registered domain, per worker."
     )
+    fetch_delay: timedelta = setting(
+        "0s", parse.duration, "Pause between two fetches from one registered domain."
+    )
     user_agent: str | None = setting(
         "",
         parse.optional_text,
         "Sent with every fetch. Empty means one naming the product and HOTLINE_NAME.",
+    )
+    robots_txt_obey: bool = setting(
+        "false", parse.boolean,
+        "Whether to follow robots.txt. Off: verifying a report is not crawling a site, and "
+        "a robots.txt must not hide abuse material from its verification.",
     )
     dns_timeout: timedelta = setting("5s", parse.duration, "Time limit of one DNS look-up.")
     rdap_rate: float = setting(

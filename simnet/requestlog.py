@@ -24,6 +24,8 @@ class RequestRecord:
     """Connection serial number: equal for requests sharing a keep-alive connection."""
     site: str | None
     """Name of the site that answered, ``None`` if the request matched none."""
+    user_agent: str = ""
+    """The User-Agent header, as sent."""
 
     @property
     def path(self) -> str:

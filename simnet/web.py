@@ -191,6 +191,7 @@ class WebServer:
             connection.scheme,
             connection.serial,
             site.name if site else None,
+            request.headers.get("user-agent", ""),
         )
         self.log.append(record)
         if site is None:

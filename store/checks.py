@@ -47,6 +47,7 @@ def record_check(session: Session, report: Report, check: CheckResult) -> bool:
     report.last_ip = check.ip
     report.last_elapsed_ms = check.elapsed_ms
     report.last_detail = check.detail
+    report.last_redirects = list(check.redirects) or None
     if changed:
         session.add(
             Check(
@@ -62,6 +63,7 @@ def record_check(session: Session, report: Report, check: CheckResult) -> bool:
                 ip=check.ip,
                 elapsed_ms=check.elapsed_ms,
                 detail=check.detail,
+                redirects=list(check.redirects) or None,
             )
         )
     return changed

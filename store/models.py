@@ -10,14 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-)
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.types import UTCDateTime
@@ -81,6 +74,7 @@ class Report(Base):
     last_ip: Mapped[str | None] = mapped_column(String(45))
     last_elapsed_ms: Mapped[int | None] = mapped_column(Integer)
     last_detail: Mapped[str | None] = mapped_column(Text)
+    last_redirects: Mapped[list[str] | None] = mapped_column(JSON)
 
     # Ambiguous failures in a row, towards REMOVAL_CONFIRMATIONS.
     failures: Mapped[int] = mapped_column(Integer, default=0)
@@ -143,6 +137,8 @@ class Check(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     elapsed_ms: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
+    # The URLs redirected from, in order, before final_url.
+    redirects: Mapped[list[str] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_checks_report", "report_id", "id"),)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import CHECKABLE, Report
@@ -23,15 +23,25 @@ def _unleased(now: datetime):
 
 
 def claim_due(
-    session: Session, worker: str, *, now: datetime, lease: timedelta, limit: int
+    session: Session,
+    worker: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    pass_started: datetime | None = None,
 ) -> list[int]:
-    """Lease up to ``limit`` due reports to ``worker``, the longest-waiting first."""
-    due = (
-        select(Report.id)
-        .where(and_(Report.next_due_at <= now, _unleased(now)))
-        .order_by(Report.next_due_at)
-        .limit(limit)
-    )
+    """Lease up to ``limit`` due reports to ``worker``, the longest-waiting first.
+
+    Reports checked since ``pass_started`` are left alone, so that a pass checks each
+    report once even when a check leaves it due at once (a queued report held back).
+    """
+    conditions = [Report.next_due_at <= now, _unleased(now)]
+    if pass_started is not None:
+        conditions.append(
+            or_(Report.last_checked_at.is_(None), Report.last_checked_at < pass_started)
+        )
+    due = select(Report.id).where(and_(*conditions)).order_by(Report.next_due_at).limit(limit)
     return _claim(session, due, worker, now + lease)
 
 
@@ -43,6 +53,13 @@ def claim_named(
         and_(Report.id.in_(ids), Report.state.in_(CHECKABLE), _unleased(now))
     )
     return _claim(session, named, worker, now + lease)
+
+
+def count_due(session: Session, *, now: datetime) -> int:
+    """How many reports are due now and free to claim."""
+    return session.scalar(
+        select(func.count()).select_from(Report).where(Report.next_due_at <= now, _unleased(now))
+    )
 
 
 def release(session: Session, worker: str, ids: Sequence[int]) -> None:

@@ -21,6 +21,7 @@ CHECK_FIELDS = (
     "ip",
     "elapsed_ms",
     "detail",
+    "redirects",
 )
 
 

@@ -2,7 +2,7 @@
 
 Store-touching tests take the ``database_url`` (or ``store``) fixture and so run twice:
 on a fresh SQLite file and on a fresh schema of the PostgreSQL test database. Without a
-reachable PostgreSQL the second run is skipped, saying why; CI sets NTD_REQUIRE_POSTGRES
+reachable PostgreSQL the second run is skipped, saying why; CI sets TEST_POSTGRES_REQUIRED
 so that there it fails instead.
 """
 
@@ -28,7 +28,7 @@ pytest_plugins = ["tests.netguard.plugin"]
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 POSTGRES_URL = os.environ.get(
-    "NTD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ntd_test"
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ntd_test"
 )
 
 
@@ -50,9 +50,9 @@ def postgres_admin():
     except Exception as error:  # any failure to connect means: no PostgreSQL here
         engine.dispose()
         message = f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(error).__name__})"
-        if os.environ.get("NTD_REQUIRE_POSTGRES"):
-            pytest.fail(message + " and NTD_REQUIRE_POSTGRES is set")
-        pytest.skip(message + "; set NTD_TEST_POSTGRES_URL to run these tests")
+        if os.environ.get("TEST_POSTGRES_REQUIRED"):
+            pytest.fail(message + " and TEST_POSTGRES_REQUIRED is set")
+        pytest.skip(message + "; set TEST_POSTGRES_URL to run these tests")
     yield engine
     engine.dispose()
 
@@ -120,3 +120,25 @@ def run_ntd(*args: str, env: dict[str, str], cwd: Path, input: bytes | None = No
         capture_output=True,
         timeout=60,
     )
+
+
+@pytest.fixture(scope="session")
+def reactor_thread():
+    """The session's one asyncio reactor, on its own thread (see tests/reactor.py)."""
+    from tests.reactor import ReactorThread
+
+    thread = ReactorThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def world(reactor_thread, database_url):
+    """The simulated internet, a store, and passes of the crawler against both."""
+    from simnet import Internet
+    from tests.world import World
+
+    with Internet() as net:
+        world = World(net, database_url, reactor_thread)
+        yield world
+        world.store.close()

@@ -1,0 +1,43 @@
+"""``ntd check``: one verification pass."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cli import main
+from cli.context import Context
+from cli.display import progress_bar
+from store import reports
+from store.queue import count_due
+from store.types import utcnow
+
+EXIT_HELD = 3
+
+
+@main.command()
+@click.argument("reports_", metavar="[ID-or-URL]...", nargs=-1)
+def check(reports_: tuple[str, ...]):
+    """Check every due report once, or the named ones now, then exit.
+
+    Exits 3 when the outage guard held back every state change: our own resolver was
+    failing, or too many checks failed at once to be believed.
+    """
+    from crawler.passes import check as run_check
+
+    ctx = Context()
+    with ctx.store.session() as session:
+        if reports_:
+            ids = [reports.find(session, key).id for key in reports_]
+            total = len(ids)
+        else:
+            ids, total = None, count_due(session, now=utcnow())
+    with progress_bar("Checking", total=total) as advance:
+        tally = run_check(ctx.settings, ids, progress=lambda _outcome: advance(1))
+    outcomes = ", ".join(f"{n} {o}" for o, n in sorted(tally.outcomes.items())) or "none due"
+    click.echo(f"checked {tally.checks}: {outcomes}; {tally.changes} state changes")
+    for reason in tally.held_reasons:
+        click.echo(f"ntd: outage guard held back state changes: {reason}", err=True)
+    if tally.held_reasons and (tally.all_held or tally.checks == 0):
+        sys.exit(EXIT_HELD)

@@ -1,0 +1,77 @@
+"""Running a verification pass: on a reactor that is already running, or as a command.
+
+`run_pass()` is a coroutine for the asyncio reactor's loop: the scheduler and the tests
+run many passes on one long-lived reactor. `check()` is the command's way: install the
+reactor, run one pass, stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from scrapy.crawler import AsyncCrawlerRunner
+from scrapy.settings import Settings as ScrapySettings
+
+from crawler.recorder import PassTally
+from crawler.resolver import SafeResolver
+from crawler.scrapy_settings import NTD_SETTINGS_KEY
+from crawler.spiders.verify import VerifySpider
+from settings import Settings
+
+REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+
+async def run_pass(
+    settings: Settings,
+    ids: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PassTally:
+    """One pass over every due report, or over ``ids`` now. Needs the asyncio reactor.
+
+    ``progress`` is called with the outcome of each check as it is made.
+    """
+    from twisted.internet import reactor
+
+    # Installed for each pass: the runner ignores TWISTED_DNS_RESOLVER (LIBRARIES.md),
+    # and each pass may come with other settings.
+    reactor.installNameResolver(SafeResolver(reactor, settings))
+    scrapy_settings = ScrapySettings()
+    scrapy_settings.setmodule("crawler.settings", priority="project")
+    scrapy_settings.set(NTD_SETTINGS_KEY, settings, priority="cmdline")
+    runner = AsyncCrawlerRunner(scrapy_settings)
+    crawler = runner.create_crawler(VerifySpider)
+    await runner.crawl(crawler, ids=list(ids) if ids else None, progress=progress)
+    return crawler.spider.recorder.tally
+
+
+def check(
+    settings: Settings,
+    ids: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PassTally:
+    """Run one pass in this process, starting and stopping the reactor around it."""
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor(REACTOR)
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    outcome: dict[str, object] = {}
+
+    def started() -> None:
+        future = asyncio.ensure_future(run_pass(settings, ids, progress))
+        deferred = Deferred.fromFuture(future)
+        deferred.addCallbacks(
+            lambda tally: outcome.setdefault("tally", tally),
+            lambda failure: outcome.setdefault("failure", failure),
+        )
+        deferred.addBoth(lambda _: reactor.stop())
+
+    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    reactor.callWhenRunning(started)
+    reactor.run(installSignalHandlers=True)
+    if "failure" in outcome:
+        outcome["failure"].raiseException()
+    return outcome["tally"]

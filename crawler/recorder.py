@@ -1,0 +1,119 @@
+"""Writing checks to the store, in windows, behind the outage guard.
+
+Checks are kept in memory until a window is full (or the pass ends), then written in
+one transaction. Before a window is written, the outage guard looks at it: when our own
+resolver fails its probe, or when at least OUTAGE_MIN_CHECKS checks ran and at least
+OUTAGE_SHARE of them came out `error` or `nxdomain`, the window's checks are recorded
+but change no state and count toward no confirmation. A pass smaller than one window,
+which is most passes, is judged whole, as PRODUCT.md says; a larger one is judged
+window by window, so that memory stays flat however many reports are due.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from settings import Settings
+from store.checks import CheckResult, record_check
+from store.db import Store
+from store.lifecycle import ERROR, NXDOMAIN, Rules, apply_check
+from store.models import Event, Report
+
+logger = logging.getLogger(__name__)
+WINDOW = 1000
+ACTOR = "crawler"
+
+
+@dataclass
+class PassTally:
+    """What a pass did, for the command's summary and exit code."""
+
+    checks: int = 0
+    changes: int = 0
+    windows: int = 0
+    held_windows: int = 0
+    held_reasons: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_held(self) -> bool:
+        """Whether the outage guard held back every state change of the pass."""
+        return self.windows > 0 and self.held_windows == self.windows
+
+
+class Recorder:
+    """Buffers a pass's checks and writes them window by window.
+
+    Reads OUTAGE_MIN_CHECKS, OUTAGE_SHARE and the state rules' settings.
+    """
+
+    def __init__(self, store: Store, settings: Settings, worker: str) -> None:
+        self.store = store
+        self.worker = worker
+        self.rules = Rules.from_settings(settings)
+        self.min_checks = settings.outage_min_checks
+        self.share = settings.outage_share
+        self.window_size = max(WINDOW, self.min_checks)
+        self.tally = PassTally()
+        self._window: list[tuple[int, CheckResult]] = []
+        self._failing = 0  # error or nxdomain checks in the pass so far
+
+    def add(self, report_id: int, check: CheckResult) -> bool:
+        """Keep a check; True when the window is full and should be flushed."""
+        self._window.append((report_id, check))
+        self.tally.checks += 1
+        self.tally.outcomes[check.outcome] = self.tally.outcomes.get(check.outcome, 0) + 1
+        self._failing += check.outcome in (ERROR, NXDOMAIN)
+        return len(self._window) >= self.window_size
+
+    def flush(self, resolver_failure: str | None = None) -> None:
+        """Write the window; ``resolver_failure`` is the probe's reason, if it failed."""
+        window, self._window = self._window, []
+        if not window:
+            return
+        reason = resolver_failure and f"our resolver is failing: {resolver_failure}"
+        reason = reason or self._share_reason(window)
+        self.tally.windows += 1
+        if reason:
+            self.tally.held_windows += 1
+            self.tally.held_reasons.append(reason)
+            logger.warning("outage guard: holding back %d checks: %s", len(window), reason)
+        self._write(window, held=reason is not None)
+
+    def _share_reason(self, window: list[tuple[int, CheckResult]]) -> str | None:
+        failing = sum(check.outcome in (ERROR, NXDOMAIN) for _, check in window)
+        total = len(window)
+        if total < self.min_checks:  # too few to judge alone: judge the pass so far
+            failing, total = self._failing, self.tally.checks
+        if total >= self.min_checks and failing >= self.share * total:
+            return f"{failing} of {total} checks failed (error or nxdomain)"
+        return None
+
+    def _write(self, window: list[tuple[int, CheckResult]], *, held: bool) -> None:
+        with self.store.session() as session:
+            ids = [report_id for report_id, _ in window]
+            reports = {r.id: r for r in session.scalars(select(Report).where(Report.id.in_(ids)))}
+            for report_id, check in window:
+                report = reports.get(report_id)
+                if report is None:  # deleted while we checked it
+                    continue
+                record_check(session, report, check)
+                change = apply_check(report, check, self.rules, held=held)
+                if report.claimed_by == self.worker:
+                    report.claimed_by = report.lease_until = None
+                if change is not None:
+                    self.tally.changes += 1
+                    session.add(
+                        Event(
+                            at=check.at,
+                            actor=ACTOR,
+                            report_id=report.id,
+                            action=change.action,
+                            from_state=change.from_state,
+                            to_state=change.to_state,
+                            detail=change.detail,
+                        )
+                    )

@@ -1,0 +1,271 @@
+"""The spider that verifies reported URLs: is the content still there?
+
+It claims due reports from the store in leased batches, fetches each URL once, hashes
+the body as it streams in and drops it, and hands what it saw to the recorder. It never
+yields items and never follows links. `ntd check` and `scrapy crawl verify` run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import CloseSpider, StopDownload
+from sqlalchemy import select
+
+import settings as settings_module
+from crawler.failures import outcome_of_failure
+from crawler.fingerprint import Fingerprint
+from crawler.outcomes import Body, Known, Probe, needs_probe, outcome_of
+from crawler.recorder import Recorder
+from crawler.resolver import SafeResolver
+from crawler.scrapy_settings import NTD_SETTINGS_KEY, scrapy_settings
+from hosting.dns import resolver_is_failing
+from hosting.domains import registered_domain
+from store.checks import CheckResult
+from store.db import open_store
+from store.models import Fingerprint as ExpectedFingerprint
+from store.models import Report
+from store.queue import claim_due, claim_named, release
+from store.types import utcnow
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A report as the spider needs it: where to fetch, and what to compare with."""
+
+    id: int
+    url: str
+    known: Known
+
+
+class VerifySpider(Spider):
+    """Re-checks every due report, or the named ones. Arguments: ``ids`` (optional)."""
+
+    name = "verify"
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        ntd = settings.get(NTD_SETTINGS_KEY) or settings_module.load()
+        settings.setdict(scrapy_settings(ntd), priority="spider")
+
+    def __init__(self, *args, ids=None, progress=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress = progress  # called with each check's outcome, e.g. to draw a bar
+        if isinstance(ids, str):
+            ids = [int(i) for i in ids.split(",") if i.strip()]
+        self.named_ids: list[int] | None = list(ids) if ids else None
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.fingerprints: dict[Request, Fingerprint] = {}
+        self.probes: dict[str, asyncio.Future] = {}
+        self.in_hand: set[int] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.ntd = crawler.settings.get(NTD_SETTINGS_KEY) or settings_module.load()
+        spider.store = open_store(spider.ntd.database_url)
+        spider.recorder = Recorder(spider.store, spider.ntd, spider.worker)
+        spider.cap = spider.ntd.max_body_bytes
+        crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
+        crawler.signals.connect(spider.bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(spider.closed_spider, signal=signals.spider_closed)
+        return spider
+
+    # -- where the work comes from -------------------------------------------------
+
+    async def start(self):
+        from twisted.internet import reactor
+
+        if not isinstance(reactor.nameResolver, SafeResolver):
+            # Without it, nothing would stop a fetch of a private address.
+            raise CloseSpider("the safety resolver is not installed; refusing to fetch")
+        self.resolver: SafeResolver = reactor.nameResolver
+        failing = await resolver_is_failing(self.ntd, self.ntd.outage_probe_name)
+        if failing:
+            self.recorder.tally.held_reasons.append(f"our resolver is failing: {failing}")
+            self.logger.warning("outage guard: not checking: our resolver is failing: %s", failing)
+            return
+        self.pass_started = utcnow()
+        batch_size = self.ntd.concurrency * 2  # enough to keep every slot busy
+        while True:
+            batch = self._claim(batch_size)
+            for claimed in batch:
+                yield self._request(claimed)
+            if not batch or self.named_ids is not None:
+                return
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        now, lease = utcnow(), self.ntd.lease_ttl
+        with self.store.session() as session:
+            if self.named_ids is not None:
+                ids = claim_named(session, self.worker, self.named_ids, now=now, lease=lease)
+            else:
+                ids = claim_due(
+                    session,
+                    self.worker,
+                    now=now,
+                    lease=lease,
+                    limit=limit,
+                    pass_started=self.pass_started,
+                )
+            if not ids:
+                return []
+            expected: dict[int, set[str]] = {}
+            for report_id, sha in session.execute(
+                select(ExpectedFingerprint.report_id, ExpectedFingerprint.sha256).where(
+                    ExpectedFingerprint.report_id.in_(ids)
+                )
+            ):
+                expected.setdefault(report_id, set()).add(sha)
+            rows = session.execute(
+                select(
+                    Report.id, Report.canonical_url, Report.first_sha256, Report.first_content_type
+                ).where(Report.id.in_(ids))
+            )
+            claimed = [
+                Claimed(
+                    row.id,
+                    row.canonical_url,
+                    Known(
+                        frozenset(expected.get(row.id, ())),
+                        row.first_sha256,
+                        row.first_content_type,
+                    ),
+                )
+                for row in rows
+            ]
+        self.in_hand.update(c.id for c in claimed)
+        return claimed
+
+    def _request(self, claimed: Claimed) -> Request:
+        host = urlsplit(claimed.url).hostname or ""
+        return Request(
+            claimed.url,
+            callback=self.parse,
+            errback=self.failed,
+            dont_filter=True,
+            meta={
+                "claimed": claimed,
+                "started": time.monotonic(),
+                "download_slot": registered_domain(host),
+                "dont_retry": True,
+            },
+        )
+
+    # -- the body, as it streams ---------------------------------------------------
+
+    def headers_received(self, headers, body_length, request, spider) -> None:
+        self.fingerprints[request] = Fingerprint(headers.get(b"Content-Encoding"), self.cap)
+
+    def bytes_received(self, data, request, spider) -> None:
+        fingerprint = self.fingerprints.get(request)
+        if fingerprint is not None and not fingerprint.feed(data):
+            raise StopDownload(fail=False)
+
+    # -- what came back ------------------------------------------------------------
+
+    async def parse(self, response):
+        claimed: Claimed = response.meta["claimed"]
+        fingerprint = self._take_fingerprint(response.request)
+        body = Body(
+            status=response.status,
+            content_type=_content_type(response.headers.get(b"Content-Type")),
+            sha256=fingerprint.hexdigest() if fingerprint else EMPTY_SHA256,
+            truncated=bool(fingerprint and fingerprint.truncated),
+        )
+        probe = await self._probe(response.url) if needs_probe(body, claimed.known) else None
+        outcome, detail = outcome_of(body, claimed.known, probe)
+        self._record(
+            claimed,
+            response.meta,
+            outcome,
+            detail,
+            http_status=response.status,
+            final_url=response.url,
+            content_type=body.content_type,
+            bytes=fingerprint.length if fingerprint else 0,
+            truncated=body.truncated,
+            sha256=body.sha256,
+            ip=str(response.ip_address) if response.ip_address else None,
+            redirects=tuple(response.meta.get("redirect_urls", ())),
+        )
+
+    def failed(self, failure) -> None:
+        request = failure.request
+        self._take_fingerprint(request)
+        host = urlsplit(request.url).hostname or ""
+        verdict = self.resolver.verdicts.get(host)
+        outcome, detail = outcome_of_failure(failure.value, verdict)
+        self._record(
+            request.meta["claimed"],
+            request.meta,
+            outcome,
+            detail,
+            final_url=request.url,
+            ip=verdict.addresses[0] if verdict and verdict.addresses else None,
+            redirects=tuple(request.meta.get("redirect_urls", ())),
+        )
+
+    def _take_fingerprint(self, request: Request) -> Fingerprint | None:
+        return self.fingerprints.pop(request, None)
+
+    def _record(self, claimed: Claimed, meta: dict, outcome: str, detail: str | None, **seen):
+        elapsed = int((time.monotonic() - meta["started"]) * 1000)
+        check = CheckResult(at=utcnow(), outcome=outcome, detail=detail, elapsed_ms=elapsed, **seen)
+        self.in_hand.discard(claimed.id)
+        if self.progress is not None:
+            self.progress(outcome)
+        if self.recorder.add(claimed.id, check):
+            self.recorder.flush()
+
+    # -- soft-404 probes, once per host per pass ---------------------------------------
+
+    async def _probe(self, url: str) -> Probe:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self.probes:
+            self.probes[origin] = asyncio.ensure_future(self._fetch_probe(origin, parts.hostname))
+        return await asyncio.shield(self.probes[origin])
+
+    async def _fetch_probe(self, origin: str, host: str) -> Probe:
+        request = Request(
+            f"{origin}/ntd-probe-{uuid.uuid4().hex}",
+            dont_filter=True,
+            meta={"download_slot": registered_domain(host or ""), "dont_retry": True},
+        )
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception:  # any failure: no probe answer, and the rules lean to online
+            self._take_fingerprint(request)
+            return Probe(None, None)
+        fingerprint = self._take_fingerprint(response.request)
+        return Probe(response.status, fingerprint.hexdigest() if fingerprint else EMPTY_SHA256)
+
+    # -- the end -------------------------------------------------------------------
+
+    async def closed_spider(self, spider, reason) -> None:
+        failing = None
+        if self.recorder.tally.checks:
+            failing = await resolver_is_failing(self.ntd, self.ntd.outage_probe_name)
+        self.recorder.flush(failing)
+        if self.in_hand:  # claimed but not checked (a stop or shutdown): back to the queue
+            with self.store.session() as session:
+                release(session, self.worker, sorted(self.in_hand))
+        self.store.close()
+
+
+def _content_type(value: bytes | None) -> str | None:
+    if not value:
+        return None
+    return value.decode("latin-1").split(";")[0].strip().lower() or None
