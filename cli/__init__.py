@@ -45,6 +45,6 @@ def main() -> None:
     """
 
 
-from cli import checking, reports  # noqa: E402  (registers the commands on main)
+from cli import checking, contacts, reports  # noqa: E402  (registers the commands on main)
 
-__all__ = ["main", "checking", "reports"]
+__all__ = ["main", "checking", "contacts", "reports"]

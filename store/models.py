@@ -161,3 +161,103 @@ class Event(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_events_report", "report_id", "id"),)
+
+
+class Hosting(Base):
+    """Who hosts a report, for the address the crawler last connected to.
+
+    ``sources`` names the look-up that gave each field, e.g. {"asn": "cymru",
+    "abuse_email": "rdap:entity ABUSE-RIPE"}. ``details`` keeps the rest of the
+    resolution: the CNAME chain, name servers, escalation contacts, a second opinion
+    on the country.
+    """
+
+    __tablename__ = "hosting"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip: Mapped[str | None] = mapped_column(String(45))
+    asn: Mapped[int | None] = mapped_column(Integer)
+    network: Mapped[str | None] = mapped_column(String(64))
+    org: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(String(2))
+    abuse_email: Mapped[str | None] = mapped_column(Text)
+    registered_domain: Mapped[str | None] = mapped_column(Text)
+    registrar: Mapped[str | None] = mapped_column(Text)
+    cdn: Mapped[str | None] = mapped_column(Text)
+    sources: Mapped[dict | None] = mapped_column(JSON)
+    details: Mapped[dict | None] = mapped_column(JSON)
+    resolved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_hosting_asn", "asn"),
+        Index("ix_hosting_country", "country"),
+    )
+
+
+class NetworkCache(Base):
+    """An RDAP answer, kept per BGP prefix for RDAP_CACHE_TTL: cost grows with networks."""
+
+    __tablename__ = "network_cache"
+
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    asn: Mapped[int | None] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class Contact(Base):
+    """Staff's own abuse contact for a network, an ASN or a domain: wins over look-ups."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # network, asn or domain
+    key: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by: Mapped[str] = mapped_column(String(64))
+    bouncing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ux_contacts_kind_key", "kind", "key", unique=True),)
+
+
+class Notice(Base):
+    """One email to one recipient, of one kind, covering one or more reports.
+
+    Recorded as pending (``sent_at`` NULL) in the transaction that picks its reports,
+    then sent, then marked sent: a crash in between re-sends it with the same
+    ``message_id``, which receivers de-duplicate on.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # notice, reminder, escalation, partner
+    to: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # given up: bounced
+    reason: Mapped[str | None] = mapped_column(Text)  # why it went, for --dry-run and show
+
+    __table_args__ = (Index("ix_notices_pending", "sent_at", "next_attempt_at"),)
+
+
+class NoticeReport(Base):
+    """Which reports a notice covers."""
+
+    __tablename__ = "notice_reports"
+
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True
+    )
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_notice_reports_report", "report_id"),)
