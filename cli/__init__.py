@@ -45,6 +45,6 @@ def main() -> None:
     """
 
 
-from cli import checking, contacts, reports  # noqa: E402  (registers the commands on main)
+from cli import checking, contacts, notifying, reports, running  # noqa: E402  (registers the commands on main)
 
-__all__ = ["main", "checking", "contacts", "reports"]
+__all__ = ["main", "checking", "contacts", "notifying", "reports", "running"]

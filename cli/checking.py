@@ -34,9 +34,16 @@ def check(reports_: tuple[str, ...]):
         else:
             ids, total = None, count_due(session, now=utcnow())
     with progress_bar("Checking", total=total) as advance:
-        tally = run_check(ctx.settings, ids, progress=lambda _outcome: advance(1))
+        tally, hosting = run_check(ctx.settings, ids, progress=lambda _outcome: advance(1))
     outcomes = ", ".join(f"{n} {o}" for o, n in sorted(tally.outcomes.items())) or "none due"
     click.echo(f"checked {tally.checks}: {outcomes}; {tally.changes} state changes")
+    if hosting.resolved or hosting.failed:
+        click.echo(
+            f"hosting resolved for {hosting.resolved} reports ({hosting.rdap_requests} RDAP "
+            f"requests), {hosting.failed} failed"
+        )
+    for error in hosting.errors[:10]:
+        click.echo(f"ntd: hosting: {error}", err=True)
     for reason in tally.held_reasons:
         click.echo(f"ntd: outage guard held back state changes: {reason}", err=True)
     if tally.held_reasons and (tally.all_held or tally.checks == 0):

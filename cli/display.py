@@ -63,6 +63,12 @@ def print_report(view: dict[str, Any]) -> None:
             )
         out.print(table)
     out.print(f"  Notices           {len(view['notices']) or 'none'}")
+    for notice in view["notices"]:
+        when = notice["at"] or f"{notice['status']} since {notice['created_at']}"
+        out.print(
+            f"    {notice['id']:>6}  {notice['kind']:<10} {escape(notice['to'])}  {when}"
+            f"  {escape(notice['reason'] or '')}"
+        )
 
 
 def _seen(view: dict[str, Any]) -> str:
@@ -72,7 +78,8 @@ def _seen(view: dict[str, Any]) -> str:
 
 
 def _hosting(hosting: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in hosting.items() if v and k != "sources")
+    shown = ("ip", "asn", "network", "org", "country", "abuse_email", "registrar", "cdn")
+    return ", ".join(f"{k}={hosting[k]}" for k in shown if hosting.get(k))
 
 
 def _text(value: Any) -> str:

@@ -27,10 +27,12 @@ async def run_pass(
     settings: Settings,
     ids: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> PassTally:
     """One pass over every due report, or over ``ids`` now. Needs the asyncio reactor.
 
-    ``progress`` is called with the outcome of each check as it is made.
+    ``progress`` is called with the outcome of each check as it is made. Once ``stop``
+    is set, the pass claims nothing more and ends when the batch in hand is done.
     """
     from twisted.internet import reactor
 
@@ -42,16 +44,37 @@ async def run_pass(
     scrapy_settings.set(NTD_SETTINGS_KEY, settings, priority="cmdline")
     runner = AsyncCrawlerRunner(scrapy_settings)
     crawler = runner.create_crawler(VerifySpider)
-    await runner.crawl(crawler, ids=list(ids) if ids else None, progress=progress)
+    await runner.crawl(crawler, ids=list(ids) if ids else None, progress=progress, stop=stop)
     return crawler.spider.recorder.tally
+
+
+async def check_and_resolve(
+    settings: Settings,
+    ids: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+):
+    """A pass, then the hosting of every report it saw online: what `ntd check` does."""
+    from hosting.resolve import resolve_hosting
+    from store.db import open_store
+
+    tally = await run_pass(settings, ids, progress)
+    store = open_store(settings.database_url)
+    try:
+        resolved = await resolve_hosting(store, settings, list(ids) if ids else None)
+    finally:
+        store.close()
+    return tally, resolved
 
 
 def check(
     settings: Settings,
     ids: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
-) -> PassTally:
-    """Run one pass in this process, starting and stopping the reactor around it."""
+):
+    """Run one pass and its hosting look-ups, starting and stopping the reactor around them.
+
+    Returns the pass's tally and the hosting resolution's.
+    """
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(REACTOR)
@@ -61,10 +84,10 @@ def check(
     outcome: dict[str, object] = {}
 
     def started() -> None:
-        future = asyncio.ensure_future(run_pass(settings, ids, progress))
+        future = asyncio.ensure_future(check_and_resolve(settings, ids, progress))
         deferred = Deferred.fromFuture(future)
         deferred.addCallbacks(
-            lambda tally: outcome.setdefault("tally", tally),
+            lambda tallies: outcome.setdefault("tally", tallies),
             lambda failure: outcome.setdefault("failure", failure),
         )
         deferred.addBoth(lambda _: reactor.stop())

@@ -78,6 +78,30 @@ class Settings:
     hotline_country: str | None = setting(
         "", parse.country, "The hotline's own country, ISO 3166 alpha-2."
     )
+    reply_to: str | None = setting(
+        "", parse.email, "Where providers' answers to notices go; empty means MAIL_FROM."
+    )
+    legal_basis: str = setting(
+        "This notice is sent by a member hotline of the INHOPE network. The material at the "
+        "addresses below has been assessed by trained analysts as child sexual abuse material, "
+        "which is illegal to host or distribute. Please remove it without delay and preserve "
+        "any related records for law enforcement.",
+        parse.text,
+        "The legal-basis text every notice carries; write your own jurisdiction's.",
+    )
+    templates_dir: str | None = setting(
+        "",
+        parse.optional_text,
+        "A folder of Jinja2 notice templates that override the packaged ones, e.g. to "
+        "translate them.",
+    )
+    smtp_timeout: timedelta = setting("30s", parse.duration, "Time limit of one SMTP session.")
+    smtp_retry: timedelta = setting(
+        "5m",
+        parse.duration,
+        "First wait before a notice the mail server deferred (4xx) or could not take is "
+        "tried again; it doubles with each try.",
+    )
     default_category: str = setting(
         "baseline",
         parse.category,
@@ -140,7 +164,8 @@ class Settings:
         "Sent with every fetch. Empty means one naming the product and HOTLINE_NAME.",
     )
     robots_txt_obey: bool = setting(
-        "false", parse.boolean,
+        "false",
+        parse.boolean,
         "Whether to follow robots.txt. Off: verifying a report is not crawling a site, and "
         "a robots.txt must not hide abuse material from its verification.",
     )

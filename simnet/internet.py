@@ -10,6 +10,7 @@ import dns.resolver
 
 from simnet.dnsserver import DnsServer
 from simnet.loop import LoopThread
+from simnet.rdap import RdapServer
 from simnet.sites import Site
 from simnet.web import WebServer
 
@@ -79,6 +80,15 @@ class Internet:
         site = self._loop.run(self.web.add_site(name, address, latency=latency))
         self.dns.a(site.name, site.address)
         return site
+
+    def start_rdap(self) -> RdapServer:
+        """Start a simulated RDAP server (:mod:`simnet.rdap`) on this internet's loop.
+
+        Its ``url`` is the RDAP_URL to configure; it stops when the internet stops.
+        """
+        server = RdapServer()
+        self._loop.run(server.start())
+        return server
 
     def cname(self, alias: str, target: str) -> None:
         """Make ``alias`` a DNS CNAME of ``target`` and serve it as ``target``'s site."""

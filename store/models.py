@@ -244,6 +244,9 @@ class Notice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # given up: bounced
     reason: Mapped[str | None] = mapped_column(Text)  # why it went, for --dry-run and show
+    # For the text: when the previous notice went, to whom an escalation refers, the
+    # partner hotline's name.
+    context: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_notices_pending", "sent_at", "next_attempt_at"),)
 
@@ -261,3 +264,13 @@ class NoticeReport(Base):
     )
 
     __table_args__ = (Index("ix_notice_reports_report", "report_id"),)
+
+
+class Mailbox(Base):
+    """A recipient address that refused our mail for good (5xx): notices fall back past it."""
+
+    __tablename__ = "mailboxes"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    bouncing_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -8,7 +8,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Check, Fingerprint, Report, ReportRef
+from store.models import Check, Fingerprint, Hosting, Notice, NoticeReport, Report, ReportRef
+
+HOSTING_FIELDS = (
+    "ip",
+    "asn",
+    "network",
+    "org",
+    "country",
+    "abuse_email",
+    "registered_domain",
+    "registrar",
+    "cdn",
+    "sources",
+)
 
 CHECK_FIELDS = (
     "outcome",
@@ -59,11 +72,44 @@ def report_view(session: Session, report: Report) -> dict[str, Any]:
         "last_online_at": iso(report.last_online_at),
         "removed_at": iso(report.removed_at),
         "next_check_at": iso(report.next_due_at),
-        "hosting": None,
+        "hosting": hosting_view(session.get(Hosting, report.id)),
         "check_count": report.check_count,
         "checks": stored_checks(session, report),
-        "notices": [],
+        "notices": notices_view(session, report),
     }
+
+
+def hosting_view(hosting: Hosting | None) -> dict[str, Any] | None:
+    if hosting is None:
+        return None
+    view = {name: getattr(hosting, name) for name in HOSTING_FIELDS}
+    view["resolved_at"] = iso(hosting.resolved_at)
+    view["details"] = hosting.details
+    return view
+
+
+def notices_view(session: Session, report: Report) -> list[dict[str, Any]]:
+    """The notices that covered this report, oldest first."""
+    notices = session.scalars(
+        select(Notice)
+        .join(NoticeReport, NoticeReport.notice_id == Notice.id)
+        .where(NoticeReport.report_id == report.id)
+        .order_by(Notice.id)
+    )
+    return [
+        {
+            "id": notice.id,
+            "kind": notice.kind,
+            "to": notice.to,
+            "message_id": notice.message_id,
+            "created_at": iso(notice.created_at),
+            "at": iso(notice.sent_at),
+            "status": "sent" if notice.sent_at else "failed" if notice.failed_at else "pending",
+            "reason": notice.reason,
+            "error": notice.last_error,
+        }
+        for notice in notices
+    ]
 
 
 def stored_checks(session: Session, report: Report) -> list[dict[str, Any]]:

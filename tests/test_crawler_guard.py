@@ -86,6 +86,7 @@ def _environment(world) -> dict[str, str]:
         "NTD_OUTAGE_PROBE_NAME": settings.outage_probe_name,
         "NTD_RECHECK_INTERVAL": "0s",
         "NTD_DNS_TIMEOUT": "1s",
+        "NTD_RDAP_URL": world.rdap.url,
     }
 
 

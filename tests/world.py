@@ -28,7 +28,15 @@ class World:
         self.store = open_store(database_url)
         # Our resolver's probe asks about a name that exists: an outage is then visible.
         net.dns.a(PROBE_NAME, "127.10.255.254")
-        self.overrides: dict[str, Any] = {}
+        # Every RDAP request goes here: never to the registries the bootstrap names.
+        self.rdap = net.start_rdap()
+        self.overrides: dict[str, Any] = {"rdap_url": self.rdap.url}
+
+    def resolve(self, ids: list[int] | None = None, **overrides):
+        """Hosting resolution, as `ntd check` runs it after a pass."""
+        from hosting.resolve import resolve_hosting
+
+        return self.reactor_thread.run(resolve_hosting, self.store, self.settings(**overrides), ids)
 
     def settings(self, **overrides):
         values = {

@@ -59,9 +59,10 @@ class VerifySpider(Spider):
         ntd = settings.get(NTD_SETTINGS_KEY) or settings_module.load()
         settings.setdict(scrapy_settings(ntd), priority="spider")
 
-    def __init__(self, *args, ids=None, progress=None, **kwargs) -> None:
+    def __init__(self, *args, ids=None, progress=None, stop=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.progress = progress  # called with each check's outcome, e.g. to draw a bar
+        self.stop = stop  # an asyncio.Event: once set, no new batch is claimed
         if isinstance(ids, str):
             ids = [int(i) for i in ids.split(",") if i.strip()]
         self.named_ids: list[int] | None = list(ids) if ids else None
@@ -98,7 +99,7 @@ class VerifySpider(Spider):
             return
         self.pass_started = utcnow()
         batch_size = self.ntd.concurrency * 2  # enough to keep every slot busy
-        while True:
+        while self.stop is None or not self.stop.is_set():
             batch = self._claim(batch_size)
             for claimed in batch:
                 yield self._request(claimed)

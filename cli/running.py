@@ -1,0 +1,25 @@
+"""``ntd run``: the long-running scheduler, the same as ``python scheduler.py``."""
+
+from __future__ import annotations
+
+import logging
+
+from cli import main
+from cli.context import Context
+
+
+@main.command()
+def run():
+    """Check, resolve hosting and notify on their intervals, until stopped.
+
+    CHECK_EVERY and NOTIFY_EVERY set the intervals. Several schedulers may share one
+    PostgreSQL database: one leads, the others stand by and take over within
+    LEADER_TIMEOUT. SIGTERM finishes the work in hand and exits.
+    """
+    import scheduler
+    from service.process import run as run_service
+
+    settings = Context().settings
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    run_service(settings, scheduler.wire)

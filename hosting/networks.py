@@ -1,0 +1,127 @@
+"""RDAP facts per network and per registered domain, cached in the store.
+
+Network answers are kept per BGP prefix (Team Cymru's) for RDAP_CACHE_TTL, and one
+look-up per prefix is in flight at a time: the thousandth report on a network costs no
+request. Without a Cymru answer the address itself is the key. Registrars are kept per
+registered domain the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict
+
+from hosting.contacts import clean_email, network_contacts
+from hosting.cymru import Origin
+from hosting.exceptions import HostingError
+from hosting.rdap import RdapClient
+from settings import Settings
+from store.db import Store
+from store.models import NetworkCache
+from store.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class NetworkLookup:
+    """``network(ip, origin)`` and ``registrar(domain)``, cached and single-flight.
+
+    Reads RDAP_URL, RDAP_RATE and RDAP_CACHE_TTL (through ``RdapClient`` and here).
+    """
+
+    def __init__(self, store: Store, settings: Settings, dns=None, **client_options) -> None:
+        self.store = store
+        self.ttl = settings.rdap_cache_ttl
+        self.client = RdapClient(settings, **client_options)
+        self._inflight: dict[str, asyncio.Future] = {}
+
+    async def __aenter__(self) -> NetworkLookup:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.client.close()
+
+    @property
+    def requests_made(self) -> int:
+        return self.client.requests_made
+
+    async def network(self, ip: str, origin: Origin | None) -> dict | None:
+        """What RDAP says of the network announcing ``ip``, or None when it cannot say."""
+        key = origin.prefix if origin else f"ip:{ip}"
+        return await self._single_flight(key, lambda: self._network(ip, key, origin))
+
+    async def registrar(self, domain: str) -> dict | None:
+        """The registrar of ``domain`` and its abuse address, from domain RDAP."""
+        key = f"domain:{domain}"
+        return await self._single_flight(key, lambda: self._registrar(domain, key))
+
+    async def _single_flight(self, key: str, make) -> dict | None:
+        if key not in self._inflight:
+            self._inflight[key] = asyncio.ensure_future(self._cached_or(key, make))
+        return await self._inflight[key]
+
+    async def _cached_or(self, key: str, make) -> dict | None:
+        with self.store.session() as session:
+            row = session.get(NetworkCache, key)
+            if row is not None and row.fetched_at > utcnow() - self.ttl:
+                return row.data
+        try:
+            data = await make()
+        except HostingError as error:
+            logger.warning("RDAP for %s: %s", key, error)
+            return None
+        if data is not None:
+            with self.store.session() as session:
+                session.merge(
+                    NetworkCache(prefix=key, fetched_at=utcnow(), data=data, asn=data.get("asn"))
+                )
+        return data
+
+    async def _network(self, ip: str, key: str, origin: Origin | None) -> dict:
+        info = await network_contacts(ip, self.client)
+        handle = info.handle or info.cidr
+        data = {
+            "asn": origin.asn if origin else None,
+            "network": info.cidr,
+            "org": info.org or info.name,
+            "country": info.country,
+            "abuse_email": info.abuse_email,
+            "fallback_emails": list(info.fallback_emails),
+            "sources": {
+                "network": f"rdap: network {handle}",
+                "org": f"rdap: network {handle}",
+                "country": f"rdap: network {handle}",
+                "abuse_email": info.abuse_source or "rdap",
+            },
+            "rdap": asdict(info),
+        }
+        # The parent network is asked only when this one has no contact (walk_up):
+        # an eager look-up for escalation would double the cost per network.
+        return data
+
+    async def _registrar(self, domain: str, key: str) -> dict | None:
+        doc = await self.client.domain(domain)
+        for entity in doc.get("entities") or ():
+            if "registrar" not in (entity.get("roles") or ()):
+                continue
+            name = _vcard(entity, "fn") or entity.get("handle")
+            abuse = None
+            for inner in entity.get("entities") or ():
+                if "abuse" in (inner.get("roles") or ()):
+                    abuse = clean_email(_vcard(inner, "email"))
+            return {"name": name, "abuse_email": abuse}
+        return None
+
+
+def _vcard(entity: dict, field: str) -> str | None:
+    card = entity.get("vcardArray")
+    if not card or len(card) < 2:
+        return None
+    for item in card[1]:
+        if item and item[0] == field and len(item) > 3 and isinstance(item[3], str):
+            return item[3]
+    return None
+
+
+__all__ = ["NetworkLookup"]

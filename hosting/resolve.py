@@ -1,0 +1,222 @@
+"""Resolving who hosts each report: the address the crawler connected to, its network,
+organisation, country and abuse contact, with where each field came from.
+
+Cost grows with networks, not URLs: answers are cached per BGP prefix (Team Cymru's,
+through our resolver) for RDAP_CACHE_TTL in the store, and one look-up per network is
+in flight at a time, however many reports share it. Staff's own contacts win over
+everything; a CDN's abuse desk is told when the origin hides behind one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+
+from hosting.cdns import find_cdn
+from hosting.cymru import Origin, lookup_origin
+from hosting.dns import make_resolver, resolve_addresses
+from hosting.domains import registered_domain
+from hosting.networks import NetworkLookup
+from settings import Settings
+from store.contacts import override_for
+from store.db import Store
+from store.models import ONLINE, Hosting, Report
+from store.types import utcnow
+
+logger = logging.getLogger(__name__)
+PARALLEL = 32
+
+
+@dataclass
+class ResolveTally:
+    resolved: int = 0
+    failed: int = 0
+    rdap_requests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Target:
+    report_id: int
+    url: str
+    ip: str
+
+
+def targets(store: Store, settings: Settings, ids: list[int] | None = None) -> list[Target]:
+    """Reports seen online whose hosting is missing, stale, or for another address."""
+    stale = utcnow() - settings.rdap_cache_ttl
+    query = (
+        select(Report.id, Report.canonical_url, Report.last_ip)
+        .outerjoin(Hosting, Hosting.report_id == Report.id)
+        .where(Report.seen_online.is_(True), Report.last_ip.isnot(None))
+        .where(
+            or_(
+                Hosting.report_id.is_(None),
+                Hosting.ip != Report.last_ip,
+                Hosting.resolved_at < stale,
+            )
+        )
+    )
+    if ids is not None:
+        query = query.where(Report.id.in_(ids))
+    else:
+        query = query.where(Report.state == ONLINE)
+    with store.session() as session:
+        return [Target(row.id, row.canonical_url, row.last_ip) for row in session.execute(query)]
+
+
+async def resolve_hosting(
+    store: Store, settings: Settings, ids: list[int] | None = None
+) -> ResolveTally:
+    """Resolve and store the hosting of every target report."""
+    tally = ResolveTally()
+    work = targets(store, settings, ids)
+    if not work:
+        return tally
+    dns = make_resolver(settings)
+    async with NetworkLookup(store, settings, dns) as networks:
+        limit = asyncio.Semaphore(PARALLEL)
+
+        async def one(target: Target) -> dict | None:
+            async with limit:
+                try:
+                    return await _resolve(target, settings, dns, networks)
+                except Exception as error:  # one report's failure must not stop the rest
+                    logger.warning("hosting of report %d: %s", target.report_id, error)
+                    tally.errors.append(f"report {target.report_id}: {error}")
+                    return None
+
+        results = await asyncio.gather(*(one(t) for t in work))
+        tally.rdap_requests = networks.requests_made
+    now = utcnow()
+    with store.session() as session:
+        for target, fields in zip(work, results, strict=True):
+            if fields is None:
+                tally.failed += 1
+                continue
+            _apply_overrides(session, fields)
+            row = session.get(Hosting, target.report_id) or Hosting(report_id=target.report_id)
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.resolved_at = now
+            session.add(row)
+            tally.resolved += 1
+    return tally
+
+
+def resolve_missing(store: Store, settings: Settings) -> ResolveTally:
+    """The blocking form, for commands that run no event loop of their own."""
+    return asyncio.run(resolve_hosting(store, settings))
+
+
+async def _resolve(target: Target, settings: Settings, dns, networks: NetworkLookup) -> dict:
+    host = urlsplit(target.url).hostname or ""
+    domain = registered_domain(host)
+    sources: dict[str, str] = {"ip": "crawler: the address connected to"}
+    details: dict = {}
+    fields: dict = {
+        "ip": target.ip,
+        "registered_domain": domain,
+        "sources": sources,
+        "details": details,
+    }
+    if domain != host.strip("[]"):
+        sources["registered_domain"] = "tldextract: bundled public suffix list"
+        names = await resolve_addresses(dns, host)
+        details["cnames"] = list(names.cnames)
+
+    origin = await lookup_origin(dns, target.ip)
+    if isinstance(origin, Origin):
+        fields["asn"], sources["asn"] = origin.asn, "cymru: origin"
+        details["prefix"], details["cymru_country"] = origin.prefix, origin.country
+        fields["org"], sources["org"] = origin.description, "cymru: AS description"
+        fields["country"], sources["country"] = origin.country, "cymru: registry country"
+        fields["network"], sources["network"] = origin.prefix, "cymru: BGP prefix"
+    else:
+        details["cymru"] = origin.value
+
+    network = await networks.network(target.ip, origin if isinstance(origin, Origin) else None)
+    if network is not None:
+        for name in ("network", "org", "country", "abuse_email"):
+            value = network.get(name)
+            if name == "network" and value and not _contains(value, target.ip):
+                continue  # cached for the prefix from another address's smaller range
+            if value:
+                fields[name] = value
+                sources[name] = network["sources"].get(name, "rdap")
+        details["fallback_emails"] = network.get("fallback_emails", [])
+
+    cdn = find_cdn(fields.get("asn"), tuple(details.get("cnames", ())))
+    if cdn is not None:
+        fields["cdn"], sources["cdn"] = cdn.name, "hosting/data/cdns.toml"
+        details["origin_hidden"] = True
+        if cdn.abuse:
+            if fields.get("abuse_email") and fields["abuse_email"] != cdn.abuse:
+                details.setdefault("fallback_emails", []).insert(0, fields["abuse_email"])
+            fields["abuse_email"], sources["abuse_email"] = cdn.abuse, f"cdn: {cdn.name}"
+
+    if domain and not _is_address(domain):
+        registrar = await networks.registrar(domain)
+        if registrar:
+            fields["registrar"], sources["registrar"] = registrar["name"], "rdap: domain"
+            if registrar.get("abuse_email"):
+                details.setdefault("escalations", []).append(
+                    {
+                        "kind": "registrar",
+                        "email": registrar["abuse_email"],
+                        "name": registrar["name"],
+                    }
+                )
+    if cdn is not None and cdn.abuse and fields.get("abuse_email") != cdn.abuse:
+        details.setdefault("escalations", []).append(
+            {"kind": "cdn", "email": cdn.abuse, "name": cdn.name}
+        )
+    details["domains"] = _domains_from(host)
+    return fields
+
+
+def _apply_overrides(session, fields: dict) -> None:
+    """Staff's own contact wins over every look-up."""
+    contact = override_for(
+        session, fields.get("ip"), fields.get("asn"), tuple(fields["details"].get("domains", ()))
+    )
+    if contact is not None:
+        previous = fields.get("abuse_email")
+        if previous and previous != contact.email:
+            fields["details"].setdefault("fallback_emails", []).insert(0, previous)
+        fields["abuse_email"] = contact.email
+        fields["sources"]["abuse_email"] = f"staff contact: {contact.kind} {contact.key}"
+
+
+def _domains_from(host: str) -> list[str]:
+    """``a.b.example.com`` gives itself and each parent down to the registered domain."""
+    host = host.strip("[]").lower()
+    if _is_address(host):
+        return []
+    domain = registered_domain(host)
+    labels = host.split(".")
+    parents = [".".join(labels[i:]) for i in range(len(labels))]
+    return [p for p in parents if p.endswith(domain) and len(p) >= len(domain)]
+
+
+def _contains(cidr: str, ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+__all__ = ["ResolveTally", "resolve_hosting", "resolve_missing", "targets"]

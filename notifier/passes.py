@@ -1,0 +1,84 @@
+"""One notification pass: plan what is due, send what is pending, fall back past bounces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from notifier.exceptions import MissingIdentity
+from notifier.ledger import bouncing, draft_for, hotline_identity, plan
+from notifier.message import describe
+from notifier.partners import load_partners
+from notifier.policy import Rules
+from notifier.sender import SendTally, send_pending
+from notifier.transport import open_transport
+from settings import Settings
+from store.db import Store
+from store.types import utcnow
+
+IDENTITY = ("mail_from", "hotline_name", "hotline_country")
+
+
+class _DryRun(Exception):
+    """Raised inside the planning transaction of a dry run, so that it is rolled back."""
+
+
+@dataclass
+class NotifyTally:
+    planned: list[str] = field(default_factory=list)  # one line per notice planned
+    sent: SendTally = field(default_factory=SendTally)
+
+
+def check_identity(settings: Settings) -> None:
+    """Refuse to notify while the hotline's identity settings are missing, naming them."""
+    missing = [name.upper() for name in IDENTITY if not getattr(settings, name)]
+    if missing:
+        raise MissingIdentity(
+            f"set {', '.join(missing)} before notices can go out (who the hotline is)"
+        )
+
+
+def rules(settings: Settings, session) -> Rules:
+    return Rules(
+        reminder_interval=settings.reminder_interval,
+        escalate_after=settings.escalate_after,
+        hotline_country=settings.hotline_country,
+        partners=load_partners(settings.partners_file),
+        partner_and_host=settings.partner_and_host,
+        bouncing=bouncing(session),
+    )
+
+
+def notify(store: Store, settings: Settings, *, dry_run: bool = False) -> NotifyTally:
+    """Plan and send. With ``dry_run`` nothing is recorded or sent: the plan is described."""
+    check_identity(settings)
+    hotline = hotline_identity(settings)
+    tally = NotifyTally()
+    transport = None if dry_run else open_transport(settings)
+    try:
+        # Twice at most: a bounce in the first round makes a fallback notice due at once.
+        for _ in range(2):
+            try:
+                with store.session() as session:
+                    notices = plan(
+                        session,
+                        rules(settings, session),
+                        now=utcnow(),
+                        mail_domain=hotline.mail_domain,
+                        max_reports=settings.notice_max_reports,
+                    )
+                    tally.planned += [describe(draft_for(session, n)) for n in notices]
+                    if dry_run:
+                        raise _DryRun  # leaving the block this way rolls the plan back
+            except _DryRun:
+                return tally
+            sent = send_pending(store, transport, hotline, settings, now=utcnow())
+            tally.sent.sent += sent.sent
+            tally.sent.deferred += sent.deferred
+            tally.sent.bounced += sent.bounced
+            tally.sent.transport_down = sent.transport_down
+            if not sent.bounced or sent.transport_down:
+                break
+    finally:
+        if transport is not None:
+            transport.close()
+    return tally

@@ -1,0 +1,110 @@
+"""Sending pending notices: send, then mark sent, one notice at a time.
+
+A notice is marked sent only after the server took it. A crash in between leaves it
+pending, and the next pass sends it again with the same Message-ID: the one duplicate
+the product allows, and one receivers can recognise. When the server cannot be reached
+everything waits; a 4xx defers one notice with a growing wait; a 5xx marks the mailbox
+bouncing and fails the notice, so the next plan falls back to the next contact.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notifier.exceptions import Bounced, Deferred, TransportDown
+from notifier.ledger import draft_for
+from notifier.message import build_message
+from store.db import Store
+from store.models import Event, Mailbox, Notice, NoticeReport
+from store.types import utcnow
+
+logger = logging.getLogger(__name__)
+ACTOR = "notifier"
+
+
+@dataclass
+class SendTally:
+    sent: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)
+    bounced: list[int] = field(default_factory=list)
+    transport_down: str | None = None
+
+
+def pending_ids(session: Session, now: datetime) -> list[int]:
+    return list(
+        session.scalars(
+            select(Notice.id)
+            .where(
+                Notice.sent_at.is_(None), Notice.failed_at.is_(None), Notice.next_attempt_at <= now
+            )
+            .order_by(Notice.id)
+        )
+    )
+
+
+def send_pending(store: Store, transport, hotline, settings, *, now: datetime) -> SendTally:
+    tally = SendTally()
+    with store.session() as session:
+        ids = pending_ids(session, now)
+    for notice_id in ids:
+        with store.session() as session:
+            notice = session.get(Notice, notice_id)
+            message = build_message(hotline, draft_for(session, notice), settings.templates_dir)
+        try:
+            transport.send(notice_id, message)
+        except TransportDown as error:
+            tally.transport_down = str(error)
+            _defer(store, notice_id, str(error), settings.smtp_retry)
+            break  # the server is down: everything else waits too
+        except Deferred as error:
+            tally.deferred.append(notice_id)
+            _defer(store, notice_id, str(error), settings.smtp_retry)
+        except Bounced as error:
+            tally.bounced.append(notice_id)
+            _bounce(store, notice_id, str(error))
+        else:
+            with store.session() as session:
+                notice = session.get(Notice, notice_id)
+                notice.sent_at, notice.attempts = utcnow(), notice.attempts + 1
+                notice.last_error = None
+            tally.sent.append(notice_id)
+    return tally
+
+
+def _defer(store: Store, notice_id: int, error: str, base: timedelta) -> None:
+    with store.session() as session:
+        notice = session.get(Notice, notice_id)
+        notice.attempts += 1
+        notice.last_error = error
+        notice.next_attempt_at = utcnow() + base * (2 ** min(notice.attempts - 1, 8))
+    logger.warning("notice %d deferred: %s", notice_id, error)
+
+
+def _bounce(store: Store, notice_id: int, error: str) -> None:
+    now = utcnow()
+    with store.session() as session:
+        notice = session.get(Notice, notice_id)
+        notice.attempts += 1
+        notice.failed_at, notice.last_error = now, error
+        mailbox = session.get(Mailbox, notice.to)
+        if mailbox is None:
+            session.add(Mailbox(address=notice.to, bouncing_since=now, last_error=error))
+        report_ids = session.scalars(
+            select(NoticeReport.report_id).where(NoticeReport.notice_id == notice_id)
+        )
+        session.add_all(
+            Event(
+                at=now,
+                actor=ACTOR,
+                report_id=report_id,
+                action="bounced",
+                detail=f"{notice.to}: {error}",
+            )
+            for report_id in report_ids
+        )
+    logger.warning("notice %d bounced at %s: %s", notice_id, notice.to, error)

@@ -1,0 +1,50 @@
+"""``python scheduler.py``, the same as ``ntd run``: wires the jobs to their functions.
+
+Each job runs on its interval from settings, never twice at once (``max_instances=1``),
+with missed runs folded into one (``coalesce``) and a run that is late by up to one
+interval still made (``misfire_grace_time``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import settings as settings_module
+from service import jobs
+from service.process import run
+
+
+def wire(scheduler, service: jobs.Service) -> None:
+    every = {
+        "check": service.settings.check_every.total_seconds(),
+        "notify": service.settings.notify_every.total_seconds(),
+    }
+    for name, function in (("check", jobs.check), ("notify", jobs.notify)):
+        scheduler.add_job(
+            function,
+            "interval",
+            args=[service],
+            id=name,
+            name=name,
+            seconds=every[name],
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(every[name])),
+            next_run_time=_now(),
+        )
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    run(settings_module.load(), wire)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The scheduled jobs: a verification pass, hosting look-ups, a notification pass.
+
+Each job logs, counts and goes on: an error in one run is logged, never the end of the
+service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from settings import Settings
+from store.db import Store
+
+logger = logging.getLogger("ntd.jobs")
+
+
+@dataclass
+class Service:
+    """What the jobs share: settings, the store, and the stop signal."""
+
+    settings: Settings
+    store: Store
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    runs: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    running: set[asyncio.Task] = field(default_factory=set)
+
+
+async def check(service: Service) -> None:
+    """A verification pass over every due report, then the hosting of what was seen."""
+    from crawler.passes import run_pass
+    from hosting.resolve import resolve_hosting
+
+    async with _counted(service, "check"):
+        tally = await run_pass(service.settings, stop=service.stopping)
+        resolved = await resolve_hosting(service.store, service.settings)
+        logger.info(
+            "check: %d checked, %d state changes, %d hostings resolved",
+            tally.checks,
+            tally.changes,
+            resolved.resolved,
+        )
+
+
+async def notify(service: Service) -> None:
+    """Hosting still missing, then the notices, reminders and escalations that are due."""
+    from hosting.resolve import resolve_hosting
+    from notifier.passes import notify as notify_pass
+
+    async with _counted(service, "notify"):
+        await resolve_hosting(service.store, service.settings)
+        # smtplib blocks: off the event loop, so crawls and leadership go on meanwhile.
+        tally = await asyncio.to_thread(notify_pass, service.store, service.settings)
+        logger.info(
+            "notify: %d planned, %d sent, %d deferred, %d bounced",
+            len(tally.planned),
+            len(tally.sent.sent),
+            len(tally.sent.deferred),
+            len(tally.sent.bounced),
+        )
+
+
+class _counted:
+    def __init__(self, service: Service, name: str) -> None:
+        self.service, self.name = service, name
+
+    async def __aenter__(self) -> None:
+        self.service.runs[self.name] = self.service.runs.get(self.name, 0) + 1
+        self.service.running.add(asyncio.current_task())
+
+    async def __aexit__(self, kind, error, _traceback) -> bool:
+        self.service.running.discard(asyncio.current_task())
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            self.service.failures[self.name] = self.service.failures.get(self.name, 0) + 1
+            logger.error("%s failed: %s", self.name, error, exc_info=(kind, error, _traceback))
+            return True
+        return False

