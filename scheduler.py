@@ -32,6 +32,8 @@ def wire(scheduler, service: jobs.Service) -> None:
             misfire_grace_time=max(1, int(every[name])),
             next_run_time=_now(),
         )
+    # New content online: its first notice should not wait for NOTIFY_EVERY.
+    service.notify_soon = lambda: scheduler.modify_job("notify", next_run_time=_now())
 
 
 def _now():

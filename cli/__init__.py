@@ -45,6 +45,26 @@ def main() -> None:
     """
 
 
-from cli import checking, contacts, notifying, reports, running  # noqa: E402  (registers the commands on main)
+# Each module registers its commands on ``main``.
+from cli import (  # noqa: E402
+    checking,
+    contacts,
+    demo,
+    notifying,
+    reports,
+    running,
+    statistics,
+    web,
+)
 
-__all__ = ["main", "checking", "contacts", "notifying", "reports", "running"]
+__all__ = [
+    "main",
+    "checking",
+    "contacts",
+    "demo",
+    "notifying",
+    "reports",
+    "running",
+    "statistics",
+    "web",
+]

@@ -14,7 +14,8 @@ from intake.categories import CATEGORIES
 from intake.csvfile import BadFile, BadRow, read_reports
 from intake.exceptions import RejectedInput
 from intake.fingerprints import sha256_list
-from intake.submissions import Submission, validate
+from intake.queueing import queue_submissions
+from intake.submissions import Submission
 from store import reports
 from store.types import utcnow
 from store.views import report_view
@@ -90,26 +91,13 @@ def import_(file: str):
 
 
 def _queue(ctx: Context, submissions: list[Submission], progress=None):
-    entries, rejected = [], []
-    for submission in submissions:
-        try:
-            entries.append(validate(submission))
-        except RejectedInput as error:
-            rejected.append(BadRow(submission.line or 0, submission.url, str(error)))
-    if progress and rejected:
-        progress(len(rejected))
-    accepted = []
-    if entries:
-        with ctx.store.session() as session:
-            accepted = reports.queue(
-                session,
-                entries,
-                actor=ctx.actor,
-                now=utcnow(),
-                default_category=ctx.settings.default_category,
-                progress=progress,
-            )
-    return accepted, rejected
+    return queue_submissions(
+        ctx.store,
+        submissions,
+        actor=ctx.actor,
+        default_category=ctx.settings.default_category,
+        progress=progress,
+    )
 
 
 @main.command()

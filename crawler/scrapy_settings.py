@@ -62,4 +62,30 @@ def scrapy_settings(ntd: Settings) -> dict[str, Any]:
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         "CONCURRENT_ITEMS": 1,  # no items are yielded; see LIBRARIES.md on its cost
         "LOG_LEVEL": "INFO",
+        # CPU per check (bench/verify --profile): every middleware below runs for each
+        # request or response and changes nothing for this spider, so each is left out
+        # where its setting alone would still run it.
+        "SPIDER_MIDDLEWARES": {
+            # HTTPERROR_ALLOW_ALL already lets every status through: same without it.
+            "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
+            # It only ever adds a Referer; REFERRER_POLICY no-referrer made it add none.
+            # Off, no Referer can be sent at all, redirects included.
+            "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+            # No request is ever yielded from a response: no depth, no meta copied.
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        "DOWNLOADER_MIDDLEWARES": {
+            # The spider has no allowed_domains and no credentials: both pass all.
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+        },
+        # Scrapy's stats are never read (ntd counts in PassTally) and never shown by
+        # `ntd check`; collecting them cost several calls per request.
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
+        "DOWNLOADER_STATS": False,
+        "EXTENSIONS": {
+            "scrapy.extensions.corestats.CoreStats": None,
+            "scrapy.extensions.logstats.LogStats": None,
+        },
     }

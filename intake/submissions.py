@@ -63,6 +63,9 @@ def validate(submission: Submission) -> Entry:
     from intake.canonical import canonicalise, url_key
     from intake.fingerprints import sha256_list
 
+    if "\x00" in submission.url:
+        # The URL is kept as submitted too, and PostgreSQL text cannot hold NUL.
+        raise RejectedInput("the URL contains a NUL character")
     canonical = canonicalise(submission.url)
     return Entry(
         url=submission.url.strip(),

@@ -13,14 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from notifier.exceptions import Bounced, Deferred, TransportDown
 from notifier.ledger import draft_for
 from notifier.message import build_message
 from store.db import Store
-from store.models import Event, Mailbox, Notice, NoticeReport
+from store.models import Event, Mailbox, Notice, NoticeReport, Report
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,19 @@ def send_pending(store: Store, transport, hotline, settings, *, now: datetime) -
                 notice = session.get(Notice, notice_id)
                 notice.sent_at, notice.attempts = utcnow(), notice.attempts + 1
                 notice.last_error = None
+                # The first notice of any kind starts the clock of time to removal.
+                session.execute(
+                    update(Report)
+                    .where(
+                        Report.id.in_(
+                            select(NoticeReport.report_id).where(
+                                NoticeReport.notice_id == notice_id
+                            )
+                        )
+                    )
+                    .where(Report.first_notice_at.is_(None))
+                    .values(first_notice_at=notice.sent_at)
+                )
             tally.sent.append(notice_id)
     return tally
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from settings import Settings
@@ -26,6 +27,8 @@ class Service:
     runs: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     running: set[asyncio.Task] = field(default_factory=set)
+    # Set by the wiring: bring the next notification pass forward to now.
+    notify_soon: Callable[[], None] = lambda: None
 
 
 async def check(service: Service) -> None:
@@ -36,6 +39,10 @@ async def check(service: Service) -> None:
     async with _counted(service, "check"):
         tally = await run_pass(service.settings, stop=service.stopping)
         resolved = await resolve_hosting(service.store, service.settings)
+        if resolved.resolved:
+            # New content online with its abuse desk known: its first notice need not
+            # wait for NOTIFY_EVERY, which is the reminders' pace.
+            service.notify_soon()
         logger.info(
             "check: %d checked, %d state changes, %d hostings resolved",
             tally.checks,

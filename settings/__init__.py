@@ -203,6 +203,11 @@ class Settings:
         "CSV country,email,name of partner hotlines: reports hosted in a listed country "
         "outside HOTLINE_COUNTRY get a partner notice.",
     )
+    session_ttl: timedelta = setting(
+        "8h",
+        parse.duration,
+        "How long a dashboard login lasts; after it, the user signs in again.",
+    )
 
     def effective_user_agent(self, version: str) -> str:
         if self.user_agent:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _DURATION_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = timedelta(days=3650)
 _SIZE = re.compile(r"^\s*(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
     "b": 1,
@@ -89,7 +90,10 @@ def duration(value: object) -> timedelta:
     if not match:
         raise ValueError(f"{value!r} is not a duration (use seconds, or 90s, 15m, 24h, 7d)")
     number, unit = match.groups()
-    return timedelta(seconds=float(number) * _DURATION_UNITS[unit])
+    seconds = float(number) * _DURATION_UNITS[unit]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION.days} days")
+    return timedelta(seconds=seconds)
 
 
 def size(value: object) -> int:

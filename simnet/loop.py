@@ -33,7 +33,9 @@ class LoopThread:
         loop = asyncio.new_event_loop()
         ready = threading.Event()
         loop.call_soon(ready.set)
-        self._thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, args=(loop,), name=self._name, daemon=True
+        )
         self._loop = loop
         self._thread.start()
         ready.wait()
@@ -52,9 +54,15 @@ class LoopThread:
         self.run(self._cancel_other_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
-        self._loop.run_until_complete(self._loop.shutdown_default_executor())
         self._loop.close()
         self._loop = self._thread = None
+
+    @staticmethod
+    def _serve(loop: asyncio.AbstractEventLoop) -> None:
+        loop.run_forever()
+        # Here, on the loop's own thread: the caller of stop() may be running a loop of
+        # its own (the demo runs on the crawler's), where this could not run.
+        loop.run_until_complete(loop.shutdown_default_executor())
 
     @staticmethod
     async def _cancel_other_tasks() -> None:

@@ -56,6 +56,8 @@ class Report(Base):
     first_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the first notice covering the report went: the clock of time to removal.
+    first_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The fingerprint and type of the first online check: the soft-404 and
     # "replaced" rules compare against them.
     first_sha256: Mapped[str | None] = mapped_column(String(64))

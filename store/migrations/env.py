@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import store.users  # noqa: F401  (its tables are on Base too: autogenerate must see them)
 from store.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,1 @@
+"""``ntd demo``: the whole loop against a simulated internet, narrated for newcomers."""

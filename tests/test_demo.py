@@ -1,0 +1,35 @@
+"""`ntd demo` runs the whole loop with no set-up, on its own database."""
+
+from __future__ import annotations
+
+from simnet import MARKER, files_containing_marker
+from tests.conftest import run_ntd
+
+
+def test_the_demo_runs_the_whole_loop_on_its_own_database(guarded_env, tmp_path):
+    env = {k: v for k, v in guarded_env.items() if not k.startswith("NTD_")}
+    result = run_ntd("demo", env=env, cwd=tmp_path)
+    output = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    for step in (
+        "Reports come in",
+        "Every URL is checked",
+        "Who hosts it",
+        "Notices go out",
+        "Some content comes down",
+        "Reminders for what is still up",
+        "Time to removal",
+        "export NTD_DATABASE_URL=sqlite:///var/demo.sqlite3",
+    ):
+        assert step in output
+    assert "refused by the safety policy" in output
+    assert (tmp_path / "var" / "demo.sqlite3").exists()
+    assert not (tmp_path / "var" / "ntd.sqlite3").exists()  # the default store is untouched
+    notices = sorted((tmp_path / "var" / "demo-outbox").glob("*.eml"))
+    assert len(notices) >= 4  # three first notices and reminders
+    assert MARKER not in output
+    assert files_containing_marker([p for p in tmp_path.rglob("*") if p.is_file()]) == []
+    shown = run_ntd(
+        "show", "1", env={**env, "NTD_DATABASE_URL": "sqlite:///var/demo.sqlite3"}, cwd=tmp_path
+    )
+    assert shown.returncode == 0 and b"Report 1" in shown.stdout

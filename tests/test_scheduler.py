@@ -1,0 +1,135 @@
+"""`ntd run`: the loop unattended, a clean stop on SIGTERM, and one leader among several."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from simnet.cymru import announce
+from simnet.rdap import contact
+from simnet.smtp import SmtpServer
+
+NTD = Path(sys.executable).with_name("ntd")
+
+
+class Scheduler:
+    """An `ntd run` process whose log lines are collected as they come."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [str(NTD), "run"],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append((time.monotonic(), line.rstrip()))
+
+    def wait_for(self, text: str, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, line in list(self.lines):
+                if text in line:
+                    return at
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        return None
+
+    def log(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def schedulers():
+    started: list[Scheduler] = []
+    yield started
+    for scheduler in started:
+        scheduler.stop()
+
+
+def environment(world, guarded_env, smtp_url: str, **extra) -> dict[str, str]:
+    return {
+        **{k: v for k, v in guarded_env.items() if not k.startswith("NTD_")},
+        "NTD_DATABASE_URL": world.database_url,
+        "NTD_DNS_NAMESERVERS": world.net.nameservers[0],
+        "NTD_ALLOWED_PRIVATE_NETWORKS": "127.10.0.0/16",
+        "NTD_OUTAGE_PROBE_NAME": "probe.test",
+        "NTD_RDAP_URL": world.rdap.url,
+        "NTD_SMTP_URL": smtp_url,
+        "NTD_MAIL_FROM": "notices@hotline.test",
+        "NTD_HOTLINE_NAME": "Test Hotline",
+        "NTD_HOTLINE_COUNTRY": "NL",
+        "NTD_CHECK_EVERY": "1s",
+        "NTD_NOTIFY_EVERY": "1s",
+        "NTD_LEADER_TIMEOUT": "3s",
+        "NTD_RECHECK_INTERVAL": "1h",
+        **extra,
+    }
+
+
+def hosted_site(world, name: str = "shop.test"):
+    site = world.net.site(name, "127.10.1.1")
+    announce(world.net.dns, site.address, 64500, "127.10.1.0/24")
+    world.rdap.network(
+        "127.10.1.0/24", entities=[contact("AB1", ["abuse"], email="abuse@host.test")]
+    )
+    return site
+
+
+def test_the_loop_runs_unattended_and_stops_cleanly(world, guarded_env, tmp_path, schedulers):
+    site = hosted_site(world)
+    for i in range(3):
+        site.page(f"/{i}.jpg")
+    with SmtpServer() as smtp:
+        scheduler = Scheduler(environment(world, guarded_env, smtp.url), tmp_path)
+        schedulers.append(scheduler)
+        assert scheduler.wait_for("leading", 20), scheduler.log()
+        world.add(*(site.url(f"/{i}.jpg") for i in range(3)))
+        deadline = time.monotonic() + 30
+        while not smtp.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert smtp.received, scheduler.log()
+        [notice] = smtp.received
+        assert len(list(notice.message.iter_attachments())) == 3
+        scheduler.process.send_signal(signal.SIGTERM)
+        assert scheduler.process.wait(timeout=30) == 0, scheduler.log()
+        assert "finishing the work in hand" in scheduler.log()
+
+
+@pytest.mark.parametrize("kill", ["SIGKILL"])
+def test_a_standby_takes_over_when_the_leader_dies(world, guarded_env, tmp_path, schedulers, kill):
+    with SmtpServer() as smtp:
+        env = environment(world, guarded_env, smtp.url)
+        first = Scheduler(env, tmp_path)
+        schedulers.append(first)
+        assert first.wait_for("leading", 20), first.log()
+        second = Scheduler(env, tmp_path)
+        schedulers.append(second)
+        assert second.wait_for("standing by", 20), second.log()
+        time.sleep(2)  # several leadership looks: the standby must not lead meanwhile
+        assert "leading" not in second.log()
+        os.kill(first.process.pid, getattr(signal, kill))
+        killed_at = time.monotonic()
+        took_over = second.wait_for("leading", 15)
+        assert took_over is not None, second.log()
+        assert took_over - killed_at < 3 + 1.5  # LEADER_TIMEOUT, and a little slack

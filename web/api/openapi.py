@@ -1,0 +1,339 @@
+"""``GET /openapi.json``: the API described by hand, OpenAPI 3.1 (JSON Schema 2020-12).
+
+Written out rather than generated, so that it says exactly what PRODUCT.md promises; the
+tests validate real answers against these schemas, so it cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from intake.categories import CATEGORIES
+from store.models import STATES
+from web.routing import route
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+TIME = {"type": "string", "format": "date-time"}
+MAYBE_TIME = _nullable("string", format="date-time")
+OUTCOMES = ["online", "changed", "replaced", "gone", "nxdomain", "blocked", "denied", "error"]
+SECONDS = _nullable("number", minimum=0)
+FRACTION = _nullable("number", minimum=0, maximum=1)
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+FIGURES = {
+    "total": {"type": "integer"},
+    "online": {"type": "integer"},
+    "removed": {"type": "integer"},
+    "unreachable": {"type": "integer"},
+    "notified": {"type": "integer"},
+    "median_time_to_removal_s": SECONDS,
+    "p90_time_to_removal_s": SECONDS,
+    "removed_within": _object({"24h": FRACTION, "72h": FRACTION, "7d": FRACTION}),
+    "median_time_to_removal_after_report_s": SECONDS,
+    "p90_time_to_removal_after_report_s": SECONDS,
+    "never_seen_online": FRACTION,
+    "reappearances": {"type": "integer"},
+    "min_group": {"type": "integer"},
+}
+
+
+def _group(**keys: Any) -> dict[str, Any]:
+    return {"type": "array", "items": _object({**keys, **FIGURES})}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object({"error": {"type": "string"}}),
+    "QueueRequest": _object(
+        {
+            "urls": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+                "maxItems": 10000,
+            },
+            "ref": _nullable("string"),
+            "category": {"enum": [*CATEGORIES, None]},
+            "sha256": _nullable("array", items={"type": "string"}),
+        },
+        required=["urls"],
+    ),
+    "QueueResult": _object(
+        {
+            "accepted": {
+                "type": "array",
+                "items": _object({"id": {"type": "integer"}, "canonical_url": {"type": "string"}}),
+            },
+            "rejected": {
+                "type": "array",
+                "items": _object({"input": {"type": "string"}, "reason": {"type": "string"}}),
+            },
+        }
+    ),
+    "Hosting": _object(
+        {
+            "ip": _nullable("string"),
+            "asn": _nullable("integer"),
+            "network": _nullable("string"),
+            "org": _nullable("string"),
+            "country": _nullable("string"),
+            "abuse_email": _nullable("string"),
+            "registered_domain": _nullable("string"),
+            "registrar": _nullable("string"),
+            "cdn": _nullable("string"),
+            "sources": _nullable("object"),
+            "resolved_at": TIME,
+            "details": _nullable("object"),
+        }
+    ),
+    "Check": _object(
+        {
+            "at": TIME,
+            "outcome": {"enum": OUTCOMES},
+            "http_status": _nullable("integer"),
+            "final_url": _nullable("string"),
+            "content_type": _nullable("string"),
+            "bytes": _nullable("integer"),
+            "truncated": _nullable("boolean"),
+            "sha256": _nullable("string"),
+            "ip": _nullable("string"),
+            "elapsed_ms": _nullable("integer"),
+            "detail": _nullable("string"),
+            "redirects": _nullable("array", items={"type": "string"}),
+        }
+    ),
+    "Notice": _object(
+        {
+            "id": {"type": "integer"},
+            "kind": {"enum": ["notice", "reminder", "escalation", "partner"]},
+            "to": {"type": "string"},
+            "message_id": _nullable("string"),
+            "created_at": TIME,
+            "at": MAYBE_TIME,
+            "status": {"enum": ["sent", "pending", "failed"]},
+            "reason": _nullable("string"),
+            "error": _nullable("string"),
+        }
+    ),
+    "Report": _object(
+        {
+            "id": {"type": "integer"},
+            "url": {"type": "string"},
+            "canonical_url": {"type": "string"},
+            "ref": _nullable("string"),
+            "refs": {"type": "array", "items": {"type": "string"}},
+            "category": {"enum": list(CATEGORIES)},
+            "sha256": {"type": "array", "items": {"type": "string"}},
+            "reason": _nullable("string"),
+            "state": {"enum": list(STATES)},
+            "seen_online": {"type": "boolean"},
+            "paused": {"type": "boolean"},
+            "reappearances": {"type": "integer"},
+            "created_at": TIME,
+            "created_by": {"type": "string"},
+            "first_online_at": MAYBE_TIME,
+            "last_online_at": MAYBE_TIME,
+            "removed_at": MAYBE_TIME,
+            "next_check_at": MAYBE_TIME,
+            "hosting": {"oneOf": [{"$ref": "#/components/schemas/Hosting"}, {"type": "null"}]},
+            "check_count": {"type": "integer"},
+            "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
+            "notices": {"type": "array", "items": {"$ref": "#/components/schemas/Notice"}},
+        }
+    ),
+    "ReportSummary": _object(
+        {
+            "id": {"type": "integer"},
+            "url": {"type": "string"},
+            "canonical_url": {"type": "string"},
+            "ref": _nullable("string"),
+            "category": {"enum": list(CATEGORIES)},
+            "state": {"enum": list(STATES)},
+            "paused": {"type": "boolean"},
+            "seen_online": {"type": "boolean"},
+            "created_at": TIME,
+            "created_by": {"type": "string"},
+            "last_checked_at": MAYBE_TIME,
+            "removed_at": MAYBE_TIME,
+            "hosting": {
+                "oneOf": [
+                    {"type": "null"},
+                    _object(
+                        {
+                            "asn": _nullable("integer"),
+                            "org": _nullable("string"),
+                            "country": _nullable("string"),
+                        }
+                    ),
+                ]
+            },
+        }
+    ),
+    "ReportList": _object(
+        {
+            "reports": {"type": "array", "items": {"$ref": "#/components/schemas/ReportSummary"}},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        }
+    ),
+    "Stats": _object(
+        {
+            **FIGURES,
+            "by_provider": _group(asn=_nullable("integer"), org=_nullable("string")),
+            "by_country": _group(country=_nullable("string")),
+            "by_month": _group(month={"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
+            "by_category": _group(category={"enum": list(CATEGORIES)}),
+        }
+    ),
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _answer(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+DENIED = {
+    "401": _answer("No valid token or session."),
+    "403": _answer("The user's role lacks this right."),
+}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+LIST_PARAMETERS = [
+    _query("state", {"enum": list(STATES)}, "Only reports in this state."),
+    _query("ref", {"type": "string", "maxLength": 200}, "Only reports with this reference."),
+    _query(
+        "provider",
+        {"type": "string", "maxLength": 200},
+        "An ASN (AS64500 or 64500), or part of the hosting organisation's name.",
+    ),
+    _query(
+        "country",
+        {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+        "Hosting country, ISO 3166 alpha-2.",
+    ),
+    _query(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        "Reports per page.",
+    ),
+    _query(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0},
+        "Reports to skip, newest first.",
+    ),
+]
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "ntd",
+        "version": "1",
+        "description": "Notice and takedown: queue reported URLs, follow them, "
+        "read time-to-removal statistics. Roles: analyst (reports), "
+        "manager (also stats), admin (everything).",
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/reports": {
+            "post": {
+                "summary": "Queue URLs, as `ntd add` does.",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("QueueRequest")}},
+                },
+                "responses": {
+                    "201": _answer("At least one URL was accepted.", "QueueResult"),
+                    "400": {
+                        "description": "Nothing accepted (the same body as 201), or a "
+                        'malformed body ({"error": ...}).',
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [_ref("QueueResult"), _ref("Error")]}
+                            }
+                        },
+                    },
+                    **DENIED,
+                },
+            },
+            "get": {
+                "summary": "List reports, newest first.",
+                "parameters": LIST_PARAMETERS,
+                "responses": {
+                    "200": _answer("A page of reports.", "ReportList"),
+                    "400": _answer("A bad parameter."),
+                    **DENIED,
+                },
+            },
+        },
+        "/api/reports/{id}": {
+            "get": {
+                "summary": "One report, as `ntd show --json` gives it.",
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                ],
+                "responses": {
+                    "200": _answer("The report.", "Report"),
+                    "404": _answer("No such report."),
+                    **DENIED,
+                },
+            },
+        },
+        "/api/stats": {
+            "get": {
+                "summary": "Time-to-removal statistics, as `ntd stats --json` gives them.",
+                "responses": {"200": _answer("The figures.", "Stats"), **DENIED},
+            },
+        },
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The token `ntd users add` prints.",
+            }
+        },
+    },
+}
+
+
+async def openapi(_request: Request) -> Response:
+    return JSONResponse(SPEC)
+
+
+routes = [route("/openapi.json", GET=openapi)]

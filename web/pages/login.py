@@ -1,0 +1,106 @@
+"""Signing in and out of the dashboard. Reads ``SESSION_TTL``.
+
+The login form is the only page without a session; it carries a double-submit nonce
+instead of the session's CSRF token (see web.sessions).
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from store.types import utcnow
+from store.users import authenticate, end_session, start_session
+from web.auth import identify, requires
+from web.context import in_store, settings_of
+from web.routing import route
+from web.sessions import (
+    CSRF_FIELD,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    clear_session_cookie,
+    login_nonce,
+    same,
+    set_login_cookie,
+    set_session_cookie,
+)
+from web.templating import render
+
+HOME = "/reports"
+_UNSAFE = re.compile(r"[\s\\\x00-\x1f\x7f]")
+
+
+def login_page(
+    request: Request, *, next_path: str = HOME, status: int = 200, error: str | None = None
+) -> Response:
+    nonce = login_nonce(request)
+    response = render(
+        request,
+        "login.html",
+        status=status,
+        nonce=nonce,
+        next_path=safe_next(next_path),
+        error=error,
+    )
+    set_login_cookie(response, request, nonce)
+    return response
+
+
+def safe_next(path: str | None) -> str:
+    """Where to go after signing in: a path on this site, never another site."""
+    # Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    # "/\t/evil.example" would become "//evil.example", another site.
+    if not path or not path.startswith("/") or _UNSAFE.search(path) or path.startswith("//"):
+        return HOME
+    return path
+
+
+async def show_login(request: Request) -> Response:
+    if await identify(request):
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    return login_page(request, next_path=request.query_params.get("next") or HOME)
+
+
+async def sign_in(request: Request) -> Response:
+    form = await request.form()
+    name, password = str(form.get("name") or ""), str(form.get("password") or "")
+    next_path = safe_next(str(form.get("next") or ""))
+    if not same(str(form.get(CSRF_FIELD) or ""), request.cookies.get(LOGIN_COOKIE) or "\0"):
+        return login_page(
+            request,
+            next_path=next_path,
+            status=403,
+            error="The form expired; please sign in again.",
+        )
+    ttl = settings_of(request).session_ttl
+
+    def open_session(session):
+        user = authenticate(session, name, password)
+        return None if user is None else start_session(session, user, now=utcnow(), ttl=ttl)
+
+    token = await in_store(request, open_session)
+    if token is None:
+        return login_page(
+            request,
+            next_path=next_path,
+            status=401,
+            error="Wrong name or password, or the account is disabled.",
+        )
+    response = RedirectResponse(next_path, status_code=303)
+    set_session_cookie(response, request, token, ttl)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@requires("reports")
+async def sign_out(request: Request) -> Response:
+    if token := request.cookies.get(SESSION_COOKIE):
+        await in_store(request, end_session, token)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+routes = [route("/login", GET=show_login, POST=sign_in), route("/logout", POST=sign_out)]

@@ -1,0 +1,64 @@
+"""A report's history as one list, oldest first: checks, notices and staff actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from store.models import Event
+from store.views import iso
+
+
+@dataclass(frozen=True)
+class Moment:
+    at: str | None  # ISO 8601 UTC
+    kind: str  # check, notice or event
+    title: str
+    facts: list[tuple[str, Any]]  # label, value: shown as text, whatever it holds
+
+
+def timeline(view: dict[str, Any], events: list[Event]) -> list[Moment]:
+    """Merge ``report_view``'s checks and notices with the report's events."""
+    moments = [_check(check) for check in view["checks"]]
+    moments += [_notice(notice) for notice in view["notices"]]
+    moments += [_event(event) for event in events]
+    # Ties keep the order above (a check, then the notice it led to, then who acted).
+    return sorted(moments, key=lambda moment: moment.at or "")
+
+
+def _check(check: dict[str, Any]) -> Moment:
+    status = f" ({check['http_status']})" if check.get("http_status") else ""
+    facts = [
+        ("final URL", check.get("final_url")),
+        ("redirected from", ", ".join(check.get("redirects") or []) or None),
+        ("address", check.get("ip")),
+        ("content type", check.get("content_type")),
+        ("bytes", check.get("bytes")),
+        ("cut short", "yes" if check.get("truncated") else None),
+        ("SHA-256", check.get("sha256")),
+        ("detail", check.get("detail")),
+    ]
+    return Moment(check["at"], "check", f"check: {check['outcome']}{status}", _known(facts))
+
+
+def _notice(notice: dict[str, Any]) -> Moment:
+    facts = [
+        ("to", notice["to"]),
+        ("status", notice["status"]),
+        ("sent", notice["at"]),
+        ("why", notice.get("reason")),
+        ("error", notice.get("error")),
+    ]
+    return Moment(
+        notice["created_at"], "notice", f"{notice['kind']} #{notice['id']}", _known(facts)
+    )
+
+
+def _event(event: Event) -> Moment:
+    change = f" ({event.from_state} → {event.to_state})" if event.to_state else ""
+    title = f"{event.action.replace('_', ' ')} by {event.actor}{change}"
+    return Moment(iso(event.at), "event", title, _known([("detail", event.detail)]))
+
+
+def _known(facts: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [(label, value) for label, value in facts if value not in (None, "")]
