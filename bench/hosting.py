@@ -39,8 +39,12 @@ def main() -> None:
         rdap = net.start_rdap()
         for k in range(args.networks):
             prefix = f"127.{30 + k // 250}.{k % 250}.0/24"
-            rdap.network(prefix, name=f"NET-{k}", country="NL", entities=[
-                contact(f"AB{k}", ["abuse"], email=f"abuse@net{k}.test")])
+            rdap.network(
+                prefix,
+                name=f"NET-{k}",
+                country="NL",
+                entities=[contact(f"AB{k}", ["abuse"], email=f"abuse@net{k}.test")],
+            )
         # All reports' domains under one registered domain: registrar look-ups are per
         # domain, and are counted apart below.
         store = open_store(f"sqlite:///{tmp}/hosting.sqlite3")
@@ -55,28 +59,44 @@ def main() -> None:
         for address, k in addresses:
             announce(net.dns, address, 64500 + k, f"127.{30 + k // 250}.{k % 250}.0/24")
         with store.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO reports (url, canonical_url, url_key, category, state, paused, "
-                "seen_online, reappearances, created_at, created_by, check_count, failures, "
-                "last_ip) VALUES (:u, :u, :k, 'A1', 'online', false, true, 0, :c, 'bench', 1, "
-                "0, :ip)"), rows)
-        settings = settings_module.load({}, database_url=str(store.engine.url),
-                                        dns_nameservers=net.nameservers[0], rdap_url=rdap.url,
-                                        rdap_rate="1000/s")
+            connection.execute(
+                text(
+                    "INSERT INTO reports (url, canonical_url, url_key, category, state, paused, "
+                    "seen_online, reappearances, created_at, created_by, check_count, failures, "
+                    "last_ip) VALUES (:u, :u, :k, 'A1', 'online', false, true, 0, :c, 'bench', 1, "
+                    "0, :ip)"
+                ),
+                rows,
+            )
+        settings = settings_module.load(
+            {},
+            database_url=str(store.engine.url),
+            dns_nameservers=net.nameservers[0],
+            rdap_url=rdap.url,
+            rdap_rate="1000/s",
+        )
         started = time.perf_counter()
         tally = asyncio.run(resolve_hosting(store, settings))
         took = time.perf_counter() - started
         ip_requests, domain_requests = rdap.count("/ip/"), rdap.count("/domain/")
         entity_requests = rdap.count("/entity/")
         store.close()
-    print(f"resolved {tally.resolved:,} of {args.reports:,} reports over {args.networks} "
-          f"networks in {took:.1f} s")
-    print(f"RDAP requests: {ip_requests} network (/ip/), {entity_requests} entity, "
-          f"{domain_requests} domain (registrar; one registered domain)")
-    print(f"peer, one look-up per report: {args.reports:,} network requests "
-          f"({args.reports / max(ip_requests, 1):.0f}x more)")
-    print(f"target: at most {args.networks} network requests: "
-          f"{'met' if ip_requests + entity_requests <= args.networks else 'NOT met'}")
+    print(
+        f"resolved {tally.resolved:,} of {args.reports:,} reports over {args.networks} "
+        f"networks in {took:.1f} s"
+    )
+    print(
+        f"RDAP requests: {ip_requests} network (/ip/), {entity_requests} entity, "
+        f"{domain_requests} domain (registrar; one registered domain)"
+    )
+    print(
+        f"peer, one look-up per report: {args.reports:,} network requests "
+        f"({args.reports / max(ip_requests, 1):.0f}x more)"
+    )
+    print(
+        f"target: at most {args.networks} network requests: "
+        f"{'met' if ip_requests + entity_requests <= args.networks else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from scrapy.crawler import AsyncCrawlerRunner
 from scrapy.settings import Settings as ScrapySettings
@@ -21,6 +22,7 @@ from crawler.spiders.verify import VerifySpider
 from settings import Settings
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+T = TypeVar("T")
 
 
 async def run_pass(
@@ -75,6 +77,14 @@ def check(
 
     Returns the pass's tally and the hosting resolution's.
     """
+    return run_with_reactor(lambda: check_and_resolve(settings, ids, progress))
+
+
+def run_with_reactor(make: Callable[[], Awaitable[T]]) -> T:
+    """Install the asyncio reactor, run the coroutine ``make()`` on it, stop, return.
+
+    For commands that run once: a reactor cannot be started twice in one process.
+    """
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(REACTOR)
@@ -84,10 +94,9 @@ def check(
     outcome: dict[str, object] = {}
 
     def started() -> None:
-        future = asyncio.ensure_future(check_and_resolve(settings, ids, progress))
-        deferred = Deferred.fromFuture(future)
+        deferred = Deferred.fromFuture(asyncio.ensure_future(make()))
         deferred.addCallbacks(
-            lambda tallies: outcome.setdefault("tally", tallies),
+            lambda result: outcome.setdefault("result", result),
             lambda failure: outcome.setdefault("failure", failure),
         )
         deferred.addBoth(lambda _: reactor.stop())
@@ -97,4 +106,4 @@ def check(
     reactor.run(installSignalHandlers=True)
     if "failure" in outcome:
         outcome["failure"].raiseException()
-    return outcome["tally"]
+    return outcome["result"]

@@ -30,6 +30,7 @@ from store.types import utcnow
 
 logger = logging.getLogger(__name__)
 PARALLEL = 32
+BATCH = 1000  # targets in memory at once: memory stays flat however many are due
 
 
 @dataclass
@@ -79,34 +80,61 @@ async def resolve_hosting(
     if not work:
         return tally
     dns = make_resolver(settings)
+    # Thousands of reports share a few addresses and host names: ask Cymru and the DNS
+    # once per address and per name in a run, not once per report.
+    once = _Once()
     async with NetworkLookup(store, settings, dns) as networks:
         limit = asyncio.Semaphore(PARALLEL)
 
         async def one(target: Target) -> dict | None:
             async with limit:
                 try:
-                    return await _resolve(target, settings, dns, networks)
+                    return await _resolve(target, settings, dns, networks, once)
                 except Exception as error:  # one report's failure must not stop the rest
                     logger.warning("hosting of report %d: %s", target.report_id, error)
                     tally.errors.append(f"report {target.report_id}: {error}")
                     return None
 
-        results = await asyncio.gather(*(one(t) for t in work))
+        for start in range(0, len(work), BATCH):
+            batch = work[start : start + BATCH]
+            results = await asyncio.gather(*(one(t) for t in batch))
+            _store(store, batch, results, tally)
         tally.rdap_requests = networks.requests_made
+    return tally
+
+
+def _store(store: Store, work: list[Target], results: list, tally: ResolveTally) -> None:
     now = utcnow()
     with store.session() as session:
+        ids = [target.report_id for target in work]
+        rows = {
+            row.report_id: row
+            for row in session.scalars(select(Hosting).where(Hosting.report_id.in_(ids)))
+        }
+        contacts: dict[tuple, object] = {}  # staff contacts, asked once per key
         for target, fields in zip(work, results, strict=True):
             if fields is None:
                 tally.failed += 1
                 continue
-            _apply_overrides(session, fields)
-            row = session.get(Hosting, target.report_id) or Hosting(report_id=target.report_id)
+            _apply_overrides(session, fields, contacts)
+            row = rows.get(target.report_id) or Hosting(report_id=target.report_id)
             for name, value in fields.items():
                 setattr(row, name, value)
             row.resolved_at = now
             session.add(row)
             tally.resolved += 1
-    return tally
+
+
+class _Once:
+    """Single-flight, per-run memo of look-ups by key."""
+
+    def __init__(self) -> None:
+        self._futures: dict[tuple, asyncio.Future] = {}
+
+    async def __call__(self, key: tuple, make):
+        if key not in self._futures:
+            self._futures[key] = asyncio.ensure_future(make())
+        return await asyncio.shield(self._futures[key])
 
 
 def resolve_missing(store: Store, settings: Settings) -> ResolveTally:
@@ -114,7 +142,9 @@ def resolve_missing(store: Store, settings: Settings) -> ResolveTally:
     return asyncio.run(resolve_hosting(store, settings))
 
 
-async def _resolve(target: Target, settings: Settings, dns, networks: NetworkLookup) -> dict:
+async def _resolve(
+    target: Target, settings: Settings, dns, networks: NetworkLookup, once: _Once
+) -> dict:
     host = urlsplit(target.url).hostname or ""
     domain = registered_domain(host)
     sources: dict[str, str] = {"ip": "crawler: the address connected to"}
@@ -127,10 +157,10 @@ async def _resolve(target: Target, settings: Settings, dns, networks: NetworkLoo
     }
     if domain != host.strip("[]"):
         sources["registered_domain"] = "tldextract: bundled public suffix list"
-        names = await resolve_addresses(dns, host)
+        names = await once(("names", host), lambda: resolve_addresses(dns, host))
         details["cnames"] = list(names.cnames)
 
-    origin = await lookup_origin(dns, target.ip)
+    origin = await once(("origin", target.ip), lambda: lookup_origin(dns, target.ip))
     if isinstance(origin, Origin):
         fields["asn"], sources["asn"] = origin.asn, "cymru: origin"
         details["prefix"], details["cymru_country"] = origin.prefix, origin.country
@@ -180,11 +210,15 @@ async def _resolve(target: Target, settings: Settings, dns, networks: NetworkLoo
     return fields
 
 
-def _apply_overrides(session, fields: dict) -> None:
+def _apply_overrides(session, fields: dict, cache: dict | None = None) -> None:
     """Staff's own contact wins over every look-up."""
-    contact = override_for(
-        session, fields.get("ip"), fields.get("asn"), tuple(fields["details"].get("domains", ()))
-    )
+    key = (fields.get("ip"), fields.get("asn"), tuple(fields["details"].get("domains", ())))
+    if cache is not None and key in cache:
+        contact = cache[key]
+    else:
+        contact = override_for(session, *key)
+        if cache is not None:
+            cache[key] = contact
     if contact is not None:
         previous = fields.get("abuse_email")
         if previous and previous != contact.email:

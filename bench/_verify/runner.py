@@ -1,0 +1,120 @@
+"""Running one client as a child process and measuring it.
+
+Wall time runs from spawn to exit (start-up included). CPU (user + sys) and peak RSS
+come from ``os.wait4`` on the child: Linux sums the CPU of the child and of every
+descendant it waited for, and gives the largest peak RSS among them, so a client's
+whole process tree is counted and nothing of the simulated web's.
+"""
+
+import contextlib
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GUARD_SITE = ROOT / "tests" / "netguard" / "site"
+
+
+@dataclass
+class Measured:
+    returncode: int
+    wall: float  # seconds, spawn to exit
+    cpu: float  # seconds, user + sys of the process tree
+    maxrss_kb: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Result:
+    client: str
+    checks: int  # URLs the client reports checked
+    measured: Measured
+    server: dict  # python -m simnet's stats for this client's run
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Checks per second of wall time, start-up included."""
+        return self.checks / self.measured.wall
+
+    @property
+    def window(self) -> float:
+        """Seconds from the first request's arrival to the last answer, at the servers."""
+        first, last = self.server.get("first_arrival"), self.server.get("last_answer")
+        return (last - first) if first and last else float("nan")
+
+    @property
+    def window_rate(self) -> float:
+        return self.checks / self.window if self.window else float("nan")
+
+    @property
+    def cpu_ms_per_check(self) -> float:
+        return 1000 * self.measured.cpu / self.checks if self.checks else float("nan")
+
+    @property
+    def rss_mb(self) -> float:
+        return self.measured.maxrss_kb / 1024
+
+
+def guarded_env(base: dict[str, str], log: Path, context: str) -> dict[str, str]:
+    """``base`` plus the test suite's network guard (tests/netguard): every Python
+    process of the client refuses any destination outside loopback and logs it."""
+    env = dict(base)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(GUARD_SITE), env.get("PYTHONPATH")]))
+    env["NETGUARD_LOG"] = str(log)
+    env["NETGUARD_CONTEXT"] = f"bench/verify: {context}"
+    return env
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without our settings or proxies: nothing of the caller's leaks in."""
+    drop = ("NTD_", "NETGUARD_")
+    proxies = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(drop) and k.lower() not in proxies
+    }
+
+
+def run(
+    command: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    logs: Path,
+    name: str,
+    stdin: Path | None = None,
+    timeout: float = 900,
+) -> Measured:
+    out_path, err_path = logs / f"{name}.out", logs / f"{name}.err"
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(open(out_path, "wb"))
+        err = files.enter_context(open(err_path, "wb"))
+        source = files.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=source, stdout=out, stderr=err, env=env, cwd=cwd)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            # wait4, not wait: it gives the child's (and its children's) rusage.
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(
+        returncode=process.returncode,
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        maxrss_kb=usage.ru_maxrss,
+        stdout=out_path.read_text(errors="replace"),
+        stderr=err_path.read_text(errors="replace"),
+    )
+
+
+def violations(log: Path) -> str:
+    """What the network guard refused in the clients, if anything."""
+    return log.read_text() if log.exists() else ""
