@@ -51,7 +51,10 @@ def print_report(view: dict[str, Any]) -> None:
         out.print(f"  {name:<17} {escape(str(value))}")
     out.print(f"  Checks            {view['check_count']} in all, {len(view['checks'])} kept")
     if view["checks"]:
-        table = Table("at", "outcome", "status", "ip", "bytes", "sha256", box=None, padding=(0, 2))
+        table = Table(box=None, padding=(0, 1))
+        for name, width in (("at", 20), ("outcome", 8), ("status", 6), ("ip", 15), ("bytes", 9)):
+            table.add_column(name, no_wrap=True, min_width=width)
+        table.add_column("sha256", no_wrap=True, overflow="ellipsis", max_width=14)
         for check in view["checks"]:
             table.add_row(
                 check["at"],

@@ -97,6 +97,8 @@ def _cells(entry: dict) -> list[str]:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     if seconds < 172800:
