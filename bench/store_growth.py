@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from intake.submissions import Submission, validate  # noqa: E402
 from store import reports  # noqa: E402
-from store.checks import CheckResult, record_check  # noqa: E402
+from store.checks import CHECK_FIELDS, CheckResult, record_check  # noqa: E402
 from store.db import open_store  # noqa: E402
 from store.models import Check, Report  # noqa: E402
 from store.types import utcnow  # noqa: E402
@@ -83,19 +83,9 @@ def fill(store, n: int, rechecks: int, row_per_check: bool) -> tuple[int, int, i
                         "report_id": i,
                         **{
                             f: getattr(check(at, outcome), f)
-                            for f in (
-                                "at",
-                                "outcome",
-                                "http_status",
-                                "final_url",
-                                "content_type",
-                                "bytes",
-                                "truncated",
-                                "sha256",
-                                "ip",
-                                "elapsed_ms",
-                            )
+                            for f in ("at", *CHECK_FIELDS)
                         },
+                        "redirects": None,  # as ntd stores an empty chain
                     }
                     for i in range(1, n + 1)
                 ]

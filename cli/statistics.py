@@ -9,6 +9,7 @@ import click
 from cli import main
 from cli.context import Context
 from cli.display import console
+from stats.units import duration, share
 
 BREAKDOWNS = {
     "provider": "by_provider",
@@ -56,7 +57,7 @@ def _print(result: dict, by: str | None) -> None:
     out.print(
         f"[bold]{result['total']}[/bold] reports: {result['online']} online, "
         f"{result['removed']} removed, {result['unreachable']} unreachable; "
-        f"{result['notified']} notified; never seen online: {_share(result['never_seen_online'])}; "
+        f"{result['notified']} notified; never seen online: {share(result['never_seen_online'])}; "
         f"reappearances: {result['reappearances']}"
     )
     table = Table(
@@ -85,26 +86,10 @@ def _cells(entry: dict) -> list[str]:
     within = entry["removed_within"]
     return [
         str(entry["notified"]),
-        _duration(entry["median_time_to_removal_s"]),
-        _duration(entry["p90_time_to_removal_s"]),
-        _share(within["24h"]),
-        _share(within["72h"]),
-        _share(within["7d"]),
-        _duration(entry["median_time_to_removal_after_report_s"]),
+        duration(entry["median_time_to_removal_s"]),
+        duration(entry["p90_time_to_removal_s"]),
+        share(within["24h"]),
+        share(within["72h"]),
+        share(within["7d"]),
+        duration(entry["median_time_to_removal_after_report_s"]),
     ]
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def _share(fraction: float | None) -> str:
-    return "—" if fraction is None else f"{fraction:.0%}"

@@ -9,6 +9,21 @@ from sqlalchemy.orm import Session
 
 from store.models import Check, Report
 
+# What a check saw, as both the ``checks`` rows and the report's ``last_*`` columns keep it.
+CHECK_FIELDS = (
+    "outcome",
+    "http_status",
+    "final_url",
+    "content_type",
+    "bytes",
+    "truncated",
+    "sha256",
+    "ip",
+    "elapsed_ms",
+    "detail",
+    "redirects",
+)
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -35,35 +50,12 @@ def record_check(session: Session, report: Report, check: CheckResult) -> bool:
     stored row's, so comparing with the report's columns needs no extra query.
     """
     changed = report.last_outcome != check.outcome or report.check_count == 0
+    seen = {name: getattr(check, name) for name in CHECK_FIELDS}
+    seen["redirects"] = list(check.redirects) or None
     report.check_count += 1
     report.last_checked_at = check.at
-    report.last_outcome = check.outcome
-    report.last_http_status = check.http_status
-    report.last_final_url = check.final_url
-    report.last_content_type = check.content_type
-    report.last_bytes = check.bytes
-    report.last_truncated = check.truncated
-    report.last_sha256 = check.sha256
-    report.last_ip = check.ip
-    report.last_elapsed_ms = check.elapsed_ms
-    report.last_detail = check.detail
-    report.last_redirects = list(check.redirects) or None
+    for name, value in seen.items():
+        setattr(report, f"last_{name}", value)
     if changed:
-        session.add(
-            Check(
-                report_id=report.id,
-                at=check.at,
-                outcome=check.outcome,
-                http_status=check.http_status,
-                final_url=check.final_url,
-                content_type=check.content_type,
-                bytes=check.bytes,
-                truncated=check.truncated,
-                sha256=check.sha256,
-                ip=check.ip,
-                elapsed_ms=check.elapsed_ms,
-                detail=check.detail,
-                redirects=list(check.redirects) or None,
-            )
-        )
+        session.add(Check(report_id=report.id, at=check.at, **seen))
     return changed

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store.checks import CHECK_FIELDS
 from store.models import Check, Fingerprint, Hosting, Notice, NoticeReport, Report, ReportRef
 
 HOSTING_FIELDS = (
@@ -23,19 +24,6 @@ HOSTING_FIELDS = (
     "sources",
 )
 
-CHECK_FIELDS = (
-    "outcome",
-    "http_status",
-    "final_url",
-    "content_type",
-    "bytes",
-    "truncated",
-    "sha256",
-    "ip",
-    "elapsed_ms",
-    "detail",
-    "redirects",
-)
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
+from stats.units import duration, share
+
 # Controls, format characters (bidi overrides, zero-width joiners), line and paragraph
 # separators, and unpaired surrogates from undecodable input.
 _INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Cs"}
@@ -31,20 +33,6 @@ def when(moment: str | datetime | None) -> str:
     if isinstance(moment, datetime):
         moment = moment.isoformat(timespec="seconds")
     return moment.replace("T", " ").replace("+00:00", "").removesuffix("Z") + " UTC"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def share(fraction: float | None) -> str:
-    return "—" if fraction is None else f"{fraction:.0%}"
 
 
 FILTERS = {"shown": shown, "when": when, "duration": duration, "share": share}
