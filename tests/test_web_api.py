@@ -142,6 +142,9 @@ BAD_PARAMETERS = [
     {"country": "NLD"},
     {"ref": "a\x00b"},
     {"provider": "x" * 201},
+    {"provider": "\x1d"},  # a control character that strip() would take for a space
+    {"limit": ""},
+    {"sate": "online"},
 ]
 
 
@@ -151,6 +154,18 @@ def test_bad_list_parameters_are_400(web):
         answer = api.get("/api/reports", params=params)
         assert answer.status_code == 400, params
         conforms(answer.json(), "Error")
+
+
+def test_an_unknown_list_parameter_is_named(web):
+    answer = web.api("analyst").get("/api/reports", params={"sate": "online"})
+    assert answer.json()["error"].startswith("unknown parameter 'sate'; the list takes state")
+
+
+def test_an_empty_filter_means_any(web):
+    web.queue("http://a.example/1")
+    params = {"state": "", "ref": "", "provider": "", "country": ""}
+    answer = web.api("analyst").get("/api/reports", params=params)
+    assert answer.status_code == 200 and answer.json()["total"] == 1
 
 
 def test_a_provider_filter_takes_text_literally(web):

@@ -173,15 +173,19 @@ def audit_trail(
 
 
 def text_param(params: Mapping[str, str], name: str) -> str | None:
-    value = (params.get(name) or "").strip()
+    value = params.get(name) or ""
+    # Checked before stripping, which would take some control characters (\x1c) away.
     if len(value) > MAX_REF_LENGTH or _CONTROL.search(value):
-        raise BadRequest(f"{name} must be text of at most {MAX_REF_LENGTH} characters")
-    return value or None
+        raise BadRequest(
+            f"{name} must be text of at most {MAX_REF_LENGTH} characters, without control "
+            "characters"
+        )
+    return value.strip() or None
 
 
 def _number(params: Mapping[str, str], name: str, default: int, least: int, most: int) -> int:
     value = params.get(name)
-    if value is None or value == "":
+    if value is None:
         return default
     if not value.isascii() or not value.isdigit() or not least <= int(value) <= most:
         raise BadRequest(f"{name} must be a whole number from {least} to {most}")

@@ -227,17 +227,20 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     }
 
 
+# The filters are the dashboard's too, whose forms send a field left blank as empty.
+TEXT = {"type": "string", "maxLength": 200, "pattern": "^[^\\x00-\\x1f\\x7f]*$"}
+
 LIST_PARAMETERS = [
-    _query("state", {"enum": list(STATES)}, "Only reports in this state."),
-    _query("ref", {"type": "string", "maxLength": 200}, "Only reports with this reference."),
+    _query("state", {"enum": ["", *STATES]}, "Only reports in this state; empty means any."),
+    _query("ref", TEXT, "Only reports with this reference."),
     _query(
         "provider",
-        {"type": "string", "maxLength": 200},
+        TEXT,
         "An ASN (AS64500 or 64500), or part of the hosting organisation's name.",
     ),
     _query(
         "country",
-        {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+        {"type": "string", "pattern": "^([A-Za-z]{2})?$"},
         "Hosting country, ISO 3166 alpha-2.",
     ),
     _query(
@@ -286,6 +289,8 @@ SPEC: dict[str, Any] = {
             },
             "get": {
                 "summary": "List reports, newest first.",
+                "description": "An empty filter means any, and spaces around a value are "
+                "ignored; a parameter not listed here is refused.",
                 "parameters": LIST_PARAMETERS,
                 "responses": {
                     "200": _answer("A page of reports.", "ReportList"),

@@ -18,10 +18,11 @@ from store.views import report_view
 from web.auth import requires
 from web.context import in_store, in_thread, settings_of, store_of
 from web.exceptions import BadRequest
-from web.queries import Filters, find_report, list_reports, page_bounds
+from web.queries import FILTERS, Filters, find_report, list_reports, page_bounds
 from web.routing import route
 
 MAX_URLS = 10_000  # per request; a larger batch is a CSV import
+LIST_PARAMETERS = (*FILTERS, "limit", "offset")
 
 
 @requires("reports")
@@ -67,6 +68,11 @@ async def show(request: Request) -> Response:
 
 @requires("reports")
 async def index(request: Request) -> Response:
+    # A script's misspelt filter (?sate=online) must not quietly list every report.
+    unknown = sorted(set(request.query_params) - set(LIST_PARAMETERS))
+    if unknown:
+        known = ", ".join(LIST_PARAMETERS)
+        raise BadRequest(f"unknown parameter {unknown[0]!r}; the list takes {known}")
     filters = Filters.parse(request.query_params)
     limit, offset = page_bounds(request.query_params, default=100, most=1000)
     rows, total = await in_store(request, list_reports, filters, limit=limit, offset=offset)
