@@ -3,6 +3,10 @@
 `run_pass()` is a coroutine for the asyncio reactor's loop: the scheduler and the tests
 run many passes on one long-lived reactor. `check()` is the command's way: install the
 reactor, run one pass, stop.
+
+A pass whose database failed for good, tried again as DATABASE_RETRIES allows, raises
+StoreUnavailable saying what was and was not recorded: the command prints it and exits
+1, the scheduler logs it and goes on.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from crawler.resolver import SafeResolver
 from crawler.scrapy_settings import NTD_SETTINGS_KEY
 from crawler.spiders.verify import VerifySpider
 from settings import Settings
+from store.exceptions import StoreUnavailable
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 T = TypeVar("T")
@@ -35,6 +40,7 @@ async def run_pass(
 
     ``progress`` is called with the outcome of each check as it is made. Once ``stop``
     is set, the pass claims nothing more and ends when the batch in hand is done.
+    Raises StoreUnavailable when the pass stopped because the database failed.
     """
     from twisted.internet import reactor
 
@@ -47,7 +53,23 @@ async def run_pass(
     runner = AsyncCrawlerRunner(scrapy_settings)
     crawler = runner.create_crawler(VerifySpider)
     await runner.crawl(crawler, ids=list(ids) if ids else None, progress=progress, stop=stop)
-    return crawler.spider.recorder.tally
+    spider = crawler.spider
+    if spider.failure is not None:
+        raise StoreUnavailable(_stopped(spider, settings)) from spider.failure
+    return spider.recorder.tally
+
+
+def _stopped(spider: VerifySpider, settings: Settings) -> str:
+    tally = spider.recorder.tally
+    recorded = tally.checks - tally.unrecorded
+    waiting = f"the {tally.unrecorded} others"
+    if spider.in_hand:
+        waiting += f" and {len(spider.in_hand)} reports claimed but not yet fetched"
+    return (
+        f"the pass stopped: {spider.failure}. {recorded} of its {tally.checks} checks were "
+        f"recorded; {waiting} are checked again once their leases run out (LEASE_TTL "
+        f"{settings.lease_ttl.total_seconds():g} s)"
+    )
 
 
 async def check_and_resolve(
@@ -60,7 +82,7 @@ async def check_and_resolve(
     from store.db import open_store
 
     tally = await run_pass(settings, ids, progress)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     try:
         resolved = await resolve_hosting(store, settings, list(ids) if ids else None)
     finally:

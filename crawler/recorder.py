@@ -7,12 +7,19 @@ OUTAGE_SHARE of them came out `error` or `nxdomain`, the window's checks are rec
 but change no state and count toward no confirmation. A pass smaller than one window,
 which is most passes, is judged whole, as PRODUCT.md says; a larger one is judged
 window by window, so that memory stays flat however many reports are due.
+
+A window whose write fails because the database connection dropped is written again,
+whole, on a fresh connection (DATABASE_RETRIES, DATABASE_RETRY). When that fails too,
+the recorder stops: the window and every later check are dropped unrecorded, and their
+reports keep their leases until LEASE_TTL runs out, to be checked again by a later pass.
+Nothing is ever decided on the strength of a write that did not happen.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, insert, inspect, select, update
@@ -20,6 +27,7 @@ from sqlalchemy import bindparam, insert, inspect, select, update
 from settings import Settings
 from store.checks import CheckResult, record_check
 from store.db import Store
+from store.exceptions import StoreUnavailable
 from store.lifecycle import ERROR, NXDOMAIN, Rules, apply_check
 from store.models import Check, Event, Report
 
@@ -42,6 +50,7 @@ class PassTally:
     """What a pass did, for the command's summary and exit code."""
 
     checks: int = 0
+    unrecorded: int = 0  # checks made but dropped, the store having failed
     changes: int = 0
     windows: int = 0
     held_windows: int = 0
@@ -57,7 +66,8 @@ class PassTally:
 class Recorder:
     """Buffers a pass's checks and writes them window by window.
 
-    Reads OUTAGE_MIN_CHECKS, OUTAGE_SHARE and the state rules' settings.
+    Reads OUTAGE_MIN_CHECKS, OUTAGE_SHARE, DATABASE_RETRIES, DATABASE_RETRY and the
+    state rules' settings.
     """
 
     def __init__(self, store: Store, settings: Settings, worker: str) -> None:
@@ -67,31 +77,48 @@ class Recorder:
         self.min_checks = settings.outage_min_checks
         self.share = settings.outage_share
         self.window_size = max(WINDOW, self.min_checks)
+        self.retries = settings.database_retries
+        self.backoff = settings.database_retry
+        self.failure: StoreUnavailable | None = None  # set once a window could not be written
         self.tally = PassTally()
         self._window: list[tuple[int, CheckResult]] = []
         self._failing = 0  # error or nxdomain checks in the pass so far
 
     def add(self, report_id: int, check: CheckResult) -> bool:
         """Keep a check; True when the window is full and should be flushed."""
-        self._window.append((report_id, check))
         self.tally.checks += 1
         self.tally.outcomes[check.outcome] = self.tally.outcomes.get(check.outcome, 0) + 1
+        if self.failure is not None:  # the pass is stopping: this check cannot be kept
+            self.tally.unrecorded += 1
+            return False
+        self._window.append((report_id, check))
         self._failing += check.outcome in (ERROR, NXDOMAIN)
         return len(self._window) >= self.window_size
 
     def flush(self, resolver_failure: str | None = None) -> None:
-        """Write the window; ``resolver_failure`` is the probe's reason, if it failed."""
+        """Write the window; ``resolver_failure`` is the probe's reason, if it failed.
+
+        Raises StoreUnavailable when the window could not be written, even tried again.
+        """
         window, self._window = self._window, []
         if not window:
             return
         reason = resolver_failure and f"our resolver is failing: {resolver_failure}"
         reason = reason or self._share_reason(window)
+        write = partial(self._write, window=window, held=reason is not None)
+        try:
+            changes = self.store.transaction(write, retries=self.retries, backoff=self.backoff)
+        except StoreUnavailable as error:
+            self.failure = error
+            self.tally.unrecorded += len(window)
+            raise
+        # Counted once stored: a try that failed was rolled back, and counts for nothing.
+        self.tally.changes += changes
         self.tally.windows += 1
         if reason:
             self.tally.held_windows += 1
             self.tally.held_reasons.append(reason)
             logger.warning("outage guard: holding back %d checks: %s", len(window), reason)
-        self._write(window, held=reason is not None)
 
     def _share_reason(self, window: list[tuple[int, CheckResult]]) -> str | None:
         failing = sum(check.outcome in (ERROR, NXDOMAIN) for _, check in window)
@@ -102,43 +129,47 @@ class Recorder:
             return f"{failing} of {total} checks failed (error or nxdomain)"
         return None
 
-    def _write(self, window: list[tuple[int, CheckResult]], *, held: bool) -> None:
-        with self.store.session() as session:
-            ids = [report_id for report_id, _ in window]
-            keys = tuple(_REPORT_COLUMNS)
-            rows = session.execute(select(*_REPORT_COLUMNS.values()).where(_REPORTS.c.id.in_(ids)))
-            loaded = {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
-            reports: dict[int, SimpleNamespace] = {}
-            new_checks = _Collector()
-            events: list[dict] = []
-            for report_id, check in window:
-                before = loaded.get(report_id)
-                if before is None:  # deleted while we checked it
-                    continue
-                # A report checked twice in one window (named twice) builds on itself.
-                report = reports.setdefault(report_id, SimpleNamespace(**before))
-                record_check(new_checks, report, check)
-                change = apply_check(report, check, self.rules, held=held)
-                if report.claimed_by == self.worker:
-                    report.claimed_by = report.lease_until = None
-                if change is not None:
-                    self.tally.changes += 1
-                    events.append(
-                        {
-                            "at": check.at,
-                            "actor": ACTOR,
-                            "report_id": report_id,
-                            "action": change.action,
-                            "from_state": change.from_state,
-                            "to_state": change.to_state,
-                            "detail": change.detail,
-                        }
-                    )
-            _update_changed(session, loaded, reports)
-            if new_checks.rows:
-                session.execute(insert(Check.__table__), new_checks.rows)
-            if events:
-                session.execute(insert(Event.__table__), events)
+    def _write(self, session, *, window: list[tuple[int, CheckResult]], held: bool) -> int:
+        """One window in the session's transaction; returns its state changes."""
+        ids = [report_id for report_id, _ in window]
+        keys = tuple(_REPORT_COLUMNS)
+        rows = session.execute(select(*_REPORT_COLUMNS.values()).where(_REPORTS.c.id.in_(ids)))
+        loaded = {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
+        reports: dict[int, SimpleNamespace] = {}
+        new_checks = _Collector()
+        events: list[dict] = []
+        for report_id, check in window:
+            before = loaded.get(report_id)
+            if before is None:  # deleted while we checked it
+                continue
+            if before["last_checked_at"] == check.at:
+                # Already stored: a try whose COMMIT went through but whose answer was
+                # lost with the connection. Recording it again would count it twice.
+                continue
+            # A report checked twice in one window (named twice) builds on itself.
+            report = reports.setdefault(report_id, SimpleNamespace(**before))
+            record_check(new_checks, report, check)
+            change = apply_check(report, check, self.rules, held=held)
+            if report.claimed_by == self.worker:
+                report.claimed_by = report.lease_until = None
+            if change is not None:
+                events.append(
+                    {
+                        "at": check.at,
+                        "actor": ACTOR,
+                        "report_id": report_id,
+                        "action": change.action,
+                        "from_state": change.from_state,
+                        "to_state": change.to_state,
+                        "detail": change.detail,
+                    }
+                )
+        _update_changed(session, loaded, reports)
+        if new_checks.rows:
+            session.execute(insert(Check.__table__), new_checks.rows)
+        if events:
+            session.execute(insert(Event.__table__), events)
+        return len(events)
 
 
 class _Collector:

@@ -179,6 +179,24 @@ class Settings:
     lease_ttl: timedelta = setting(
         "10m", parse.duration, "How long a worker holds the reports it claimed."
     )
+    database_retries: int = setting(
+        "3",
+        parse.integer,
+        "How many times a pass tries a write again, on a fresh connection, when the "
+        "database connection failed or stayed locked; then the pass stops with an error.",
+    )
+    database_retry: timedelta = setting(
+        "1s",
+        parse.duration,
+        "First wait before a pass's failed database write is tried again; it doubles with "
+        "each try.",
+    )
+    sqlite_busy_timeout: timedelta = setting(
+        "30s",
+        parse.duration,
+        "How long a pass's write to a SQLite store waits for another writer's lock before "
+        "it fails (and is tried again, DATABASE_RETRIES).",
+    )
     check_every: timedelta = setting(
         "1m", parse.duration, "How often ntd run starts a verification pass."
     )

@@ -1,10 +1,19 @@
-"""Opening the store: the engine, its sessions, and migrations applied on first use."""
+"""Opening the store: the engine, its sessions, and migrations applied on first use.
+
+`Store.transaction()` is the write that survives a dropped connection: it runs again,
+whole, on a fresh one.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -12,6 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.exceptions import StoreUnavailable
@@ -19,14 +29,20 @@ from store.exceptions import StoreUnavailable
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any fixed number: schedulers and workers that start together migrate one at a time.
 _MIGRATION_LOCK = 0x6E7464_01
+BUSY_TIMEOUT = timedelta(seconds=30)
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class Store:
-    """The database, migrated to the newest schema. Reads ``DATABASE_URL``."""
+    """The database, migrated to the newest schema.
 
-    def __init__(self, url: str) -> None:
+    Reads ``DATABASE_URL``; the crawler also passes ``SQLITE_BUSY_TIMEOUT``.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: timedelta = BUSY_TIMEOUT) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        self.engine = _create_engine(url, busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -39,13 +55,48 @@ class Store:
         with self._sessions.begin() as session:
             yield session
 
+    def transaction(self, work: Callable[[Session], T], *, retries: int, backoff: timedelta) -> T:
+        """``work(session)`` in one transaction, tried again when the database fails.
+
+        A try whose connection dropped, or that stayed locked out (SQLite busy), is rolled
+        back by the database and runs again from the start on a fresh connection (the
+        pool drops a dead connection, and pre-pings the rest), after ``backoff``, then
+        twice as long each time, up to ``retries`` times. ``work`` must keep nothing
+        outside the session, so that a try that failed leaves no trace. When the last try
+        fails too, raises StoreUnavailable.
+        """
+        wait = backoff.total_seconds()
+        for tries in itertools.count(1):
+            try:
+                with self.session() as session:
+                    return work(session)
+            except DBAPIError as error:
+                if not _is_retryable(error):
+                    raise
+                if tries > retries:
+                    times = "once" if tries == 1 else f"{tries} times in a row"
+                    raise StoreUnavailable(
+                        f"the database failed {times}: {_reason(error)}"
+                    ) from error
+                logger.warning(
+                    "database write failed (%s); trying again in %gs (%d of %d)",
+                    _reason(error),
+                    wait,
+                    tries,
+                    retries,
+                )
+                # Blocks the pass on purpose: while the store takes no writes, fetching
+                # more would only pile up checks that cannot be recorded.
+                time.sleep(wait)
+                wait *= 2
+
     def close(self) -> None:
         self.engine.dispose()
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, busy_timeout: timedelta = BUSY_TIMEOUT) -> Store:
     """Open the store at ``url``, creating and migrating it if needed."""
-    store = Store(url)
+    store = Store(url, busy_timeout=busy_timeout)
     try:
         migrate(store.engine)
     except Exception as error:
@@ -72,13 +123,14 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, busy_timeout: timedelta) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    busy_seconds = busy_timeout.total_seconds()
+    engine = create_engine(url, connect_args={"timeout": busy_seconds})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:
@@ -88,7 +140,7 @@ def _create_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -102,9 +154,20 @@ def _create_engine(url: str) -> Engine:
 
 
 def _is_connection_error(error: Exception) -> bool:
-    from sqlalchemy.exc import OperationalError
-
     return isinstance(error, OperationalError)
+
+
+def _is_retryable(error: DBAPIError) -> bool:
+    # A dropped connection (psycopg: AdminShutdown, "server closed the connection"), a
+    # lock never granted (SQLite: "database is locked"), a deadlock or serialisation
+    # failure: all OperationalError, all worth a fresh try. A wrong statement is not.
+    return error.connection_invalidated or isinstance(error, OperationalError)
+
+
+def _reason(error: DBAPIError) -> str:
+    original = error.orig if error.orig is not None else error
+    lines = str(original).strip().splitlines() or [""]
+    return f"{type(original).__name__}: {lines[0]}"
 
 
 def _safe(url: str) -> str:

@@ -49,6 +49,16 @@ def test_defaults_are_those_of_the_product():
     assert s.database_url.startswith("sqlite:///var/")
 
 
+def test_database_faults_are_tried_again_on_timings_that_are_settings():
+    s = load({})
+    assert (s.database_retries, s.database_retry) == (3, timedelta(seconds=1))
+    assert s.sqlite_busy_timeout == timedelta(seconds=30)
+    s = load({"NTD_DATABASE_RETRIES": "0", "NTD_SQLITE_BUSY_TIMEOUT": "0.3s"})
+    assert (s.database_retries, s.sqlite_busy_timeout) == (0, timedelta(seconds=0.3))
+    with pytest.raises(SettingsError, match="NTD_DATABASE_RETRY"):
+        load({"NTD_DATABASE_RETRY": "soon"})
+
+
 def test_environment_beats_toml_beats_defaults(tmp_path):
     toml = tmp_path / "ntd.toml"
     toml.write_text(

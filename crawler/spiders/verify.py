@@ -3,6 +3,11 @@
 It claims due reports from the store in leased batches, fetches each URL once, hashes
 the body as it streams in and drops it, and hands what it saw to the recorder. It never
 yields items and never follows links. `ntd check` and `scrapy crawl verify` run it.
+
+Every write (claims, windows of checks, released leases) is tried again on a fresh
+connection when the database connection drops. When one still fails, the pass stops:
+it claims and records nothing more, and `failure` says why; what it claimed and did
+not record comes back once LEASE_TTL runs out.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -31,6 +37,7 @@ from hosting.dns import resolver_is_failing
 from hosting.domains import registered_domain
 from store.checks import CheckResult
 from store.db import open_store
+from store.exceptions import StoreUnavailable
 from store.models import Fingerprint as ExpectedFingerprint
 from store.models import Report
 from store.queue import claim_due, claim_named, release
@@ -49,7 +56,11 @@ class Claimed:
 
 
 class VerifySpider(Spider):
-    """Re-checks every due report, or the named ones. Arguments: ``ids`` (optional)."""
+    """Re-checks every due report, or the named ones. Arguments: ``ids`` (optional).
+
+    Reads CONCURRENCY, LEASE_TTL, MAX_BODY_BYTES, OUTAGE_PROBE_NAME, DATABASE_RETRIES,
+    DATABASE_RETRY and SQLITE_BUSY_TIMEOUT; the recorder reads its own.
+    """
 
     name = "verify"
 
@@ -70,12 +81,15 @@ class VerifySpider(Spider):
         self.fingerprints: dict[Request, Fingerprint] = {}
         self.probes: dict[str, asyncio.Future] = {}
         self.in_hand: set[int] = set()
+        self.failure: StoreUnavailable | None = None  # the write that stopped the pass
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.ntd = crawler.settings.get(NTD_SETTINGS_KEY) or settings_module.load()
-        spider.store = open_store(spider.ntd.database_url)
+        spider.store = open_store(
+            spider.ntd.database_url, busy_timeout=spider.ntd.sqlite_busy_timeout
+        )
         spider.recorder = Recorder(spider.store, spider.ntd, spider.worker)
         spider.cap = spider.ntd.max_body_bytes
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
@@ -100,54 +114,68 @@ class VerifySpider(Spider):
         self.pass_started = utcnow()
         batch_size = self.ntd.concurrency * 2  # enough to keep every slot busy
         while self.stop is None or not self.stop.is_set():
-            batch = self._claim(batch_size)
+            batch = self._store_or_stop(self._claim, batch_size)
             for claimed in batch:
                 yield self._request(claimed)
             if not batch or self.named_ids is not None:
                 return
 
+    def _store_or_stop(self, write, *args):
+        """Run one of the pass's writes; when the store fails for good, stop the pass."""
+        try:
+            return write(*args)
+        except StoreUnavailable as error:
+            self.failure = self.failure or error  # run_pass() raises it, with the count
+            raise CloseSpider("database_failed") from error
+
     def _claim(self, limit: int) -> list[Claimed]:
-        now, lease = utcnow(), self.ntd.lease_ttl
-        with self.store.session() as session:
-            if self.named_ids is not None:
-                ids = claim_named(session, self.worker, self.named_ids, now=now, lease=lease)
-            else:
-                ids = claim_due(
-                    session,
-                    self.worker,
-                    now=now,
-                    lease=lease,
-                    limit=limit,
-                    pass_started=self.pass_started,
-                )
-            if not ids:
-                return []
-            expected: dict[int, set[str]] = {}
-            for report_id, sha in session.execute(
-                select(ExpectedFingerprint.report_id, ExpectedFingerprint.sha256).where(
-                    ExpectedFingerprint.report_id.in_(ids)
-                )
-            ):
-                expected.setdefault(report_id, set()).add(sha)
-            rows = session.execute(
-                select(
-                    Report.id, Report.canonical_url, Report.first_sha256, Report.first_content_type
-                ).where(Report.id.in_(ids))
-            )
-            claimed = [
-                Claimed(
-                    row.id,
-                    row.canonical_url,
-                    Known(
-                        frozenset(expected.get(row.id, ())),
-                        row.first_sha256,
-                        row.first_content_type,
-                    ),
-                )
-                for row in rows
-            ]
+        claimed = self.store.transaction(
+            partial(self._claim_in, limit=limit),
+            retries=self.ntd.database_retries,
+            backoff=self.ntd.database_retry,
+        )
         self.in_hand.update(c.id for c in claimed)
         return claimed
+
+    def _claim_in(self, session, *, limit: int) -> list[Claimed]:
+        now, lease = utcnow(), self.ntd.lease_ttl
+        if self.named_ids is not None:
+            ids = claim_named(session, self.worker, self.named_ids, now=now, lease=lease)
+        else:
+            ids = claim_due(
+                session,
+                self.worker,
+                now=now,
+                lease=lease,
+                limit=limit,
+                pass_started=self.pass_started,
+            )
+        if not ids:
+            return []
+        expected: dict[int, set[str]] = {}
+        for report_id, sha in session.execute(
+            select(ExpectedFingerprint.report_id, ExpectedFingerprint.sha256).where(
+                ExpectedFingerprint.report_id.in_(ids)
+            )
+        ):
+            expected.setdefault(report_id, set()).add(sha)
+        rows = session.execute(
+            select(
+                Report.id, Report.canonical_url, Report.first_sha256, Report.first_content_type
+            ).where(Report.id.in_(ids))
+        )
+        return [
+            Claimed(
+                row.id,
+                row.canonical_url,
+                Known(
+                    frozenset(expected.get(row.id, ())),
+                    row.first_sha256,
+                    row.first_content_type,
+                ),
+            )
+            for row in rows
+        ]
 
     def _request(self, claimed: Claimed) -> Request:
         host = urlsplit(claimed.url).hostname or ""
@@ -228,7 +256,7 @@ class VerifySpider(Spider):
         if self.progress is not None:
             self.progress(outcome)
         if self.recorder.add(claimed.id, check):
-            self.recorder.flush()
+            self._store_or_stop(self.recorder.flush)
 
     # -- soft-404 probes, once per host per pass ---------------------------------------
 
@@ -256,14 +284,26 @@ class VerifySpider(Spider):
     # -- the end -------------------------------------------------------------------
 
     async def closed_spider(self, spider, reason) -> None:
+        try:
+            if self.failure is None:
+                await self._record_the_rest()
+        except CloseSpider:
+            pass  # closing already; self.failure says why
+        finally:
+            self.store.close()
+
+    async def _record_the_rest(self) -> None:
         failing = None
         if self.recorder.tally.checks:
             failing = await resolver_is_failing(self.ntd, self.ntd.outage_probe_name)
-        self.recorder.flush(failing)
+        self._store_or_stop(self.recorder.flush, failing)
         if self.in_hand:  # claimed but not checked (a stop or shutdown): back to the queue
-            with self.store.session() as session:
-                release(session, self.worker, sorted(self.in_hand))
-        self.store.close()
+            self._store_or_stop(
+                self.store.transaction,
+                partial(release, worker=self.worker, ids=sorted(self.in_hand)),
+                retries=self.ntd.database_retries,
+                backoff=self.ntd.database_retry,
+            )
 
 
 def _content_type(value: bytes | None) -> str | None:
