@@ -20,6 +20,7 @@ from settings import Settings
 from store.db import Store
 from store.models import NetworkCache
 from store.types import utcnow
+from store.writes import upsert
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,11 @@ class NetworkLookup:
             return None
         if data is not None:
             with self.store.session() as session:
-                session.merge(
-                    NetworkCache(prefix=key, fetched_at=utcnow(), data=data, asn=data.get("asn"))
+                # An upsert: another worker may have just cached the same prefix.
+                upsert(
+                    session,
+                    NetworkCache,
+                    [{"prefix": key, "fetched_at": utcnow(), "data": data, "asn": data.get("asn")}],
                 )
         return data
 

@@ -27,6 +27,7 @@ from store.contacts import override_for
 from store.db import Store
 from store.models import ONLINE, Hosting, Report
 from store.types import utcnow
+from store.writes import upsert
 
 logger = logging.getLogger(__name__)
 PARALLEL = 32
@@ -103,26 +104,25 @@ async def resolve_hosting(
     return tally
 
 
+# A resolution replaces the previous one whole: a field this one did not find is cleared,
+# not left over from an address the report no longer has.
+_EMPTY = {column.name: None for column in Hosting.__table__.columns}
+
+
 def _store(store: Store, work: list[Target], results: list, tally: ResolveTally) -> None:
     now = utcnow()
     with store.session() as session:
-        ids = [target.report_id for target in work]
-        rows = {
-            row.report_id: row
-            for row in session.scalars(select(Hosting).where(Hosting.report_id.in_(ids)))
-        }
         contacts: dict[tuple, object] = {}  # staff contacts, asked once per key
+        rows = []
         for target, fields in zip(work, results, strict=True):
             if fields is None:
                 tally.failed += 1
                 continue
             _apply_overrides(session, fields, contacts)
-            row = rows.get(target.report_id) or Hosting(report_id=target.report_id)
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.resolved_at = now
-            session.add(row)
+            rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
             tally.resolved += 1
+        # An upsert: another worker may be resolving the same reports at this moment.
+        upsert(session, Hosting, rows)
 
 
 class _Once:

@@ -17,3 +17,19 @@ def insert_ignoring_duplicates(session: Session, model: type, rows: Sequence[dic
         return
     insert = _INSERTS[session.get_bind().dialect.name]
     session.connection().execute(insert(model.__table__).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(session: Session, model: type, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows``, or update the ones whose primary key exists, in one statement.
+
+    A read-then-insert races when two workers write the same key (both read "absent",
+    the second insert fails); the database settles this one atomically instead. Every
+    row must name the same columns.
+    """
+    if not rows:
+        return
+    insert = _INSERTS[session.get_bind().dialect.name](model.__table__)
+    keys = [column.name for column in model.__table__.primary_key]
+    update = {name: insert.excluded[name] for name in rows[0] if name not in keys}
+    statement = insert.on_conflict_do_update(index_elements=keys, set_=update)
+    session.connection().execute(statement, list(rows))

@@ -174,3 +174,50 @@ def test_a_real_registry_answer_moved_onto_loopback(world):
     # BT's RIPE answer: the abuse role at the top level, several emails.
     assert hosting["abuse_email"] == "zzdnsr@bt.com"
     assert hosting["sources"]["abuse_email"].startswith("rdap")
+
+
+def test_two_workers_resolving_the_same_reports_at_once_both_succeed(world):
+    """Every `ntd check` worker resolves what is missing after its pass, so two workers
+    finishing together resolve the same reports: the second must not fail on the first's
+    rows (one hosting row per report, and one cache entry per network, either way)."""
+    import asyncio
+    import threading
+
+    from hosting.resolve import resolve_hosting
+    from store.db import open_store
+
+    urls = []
+    for i in range(30):
+        address = f"127.10.{40 + i}.5"
+        site = world.net.site(f"site{i}.test", address)
+        site.page("/a.jpg")
+        urls.append(site.url("/a.jpg"))
+        announce(world.net.dns, address, 64600 + i, f"127.10.{40 + i}.0/24")
+        world.rdap.network(
+            f"127.10.{40 + i}.0/24",
+            entities=[contact(f"ABUSE-{i}", ["abuse"], email=f"abuse@net{i}.test")],
+        )
+    reports = world.add(*urls)
+    world.check(reports)
+    settings = world.settings(rdap_rate="1000/s")
+    start, errors, tallies = threading.Barrier(2), [], []
+
+    def worker() -> None:
+        store = open_store(world.database_url)
+        try:
+            start.wait()
+            tallies.append(asyncio.run(resolve_hosting(store, settings, None)))
+        except Exception as error:  # the failure under test; reported below
+            errors.append(error)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(t.resolved for t in tallies) >= len(reports)
+    for i, report in enumerate(reports):
+        assert world.show(report)["hosting"]["abuse_email"] == f"abuse@net{i}.test"
