@@ -55,12 +55,20 @@ def candidates(session: Session) -> Iterator[Candidate]:
                 NoticeReportRow.report_id,
                 Notice.kind,
                 Notice.to,
-                func.coalesce(Notice.sent_at, Notice.created_at).label("at"),
+                Notice.sent_at,
+                Notice.created_at,
             )
             .join(Notice, Notice.id == NoticeReportRow.notice_id)
             .where(NoticeReportRow.report_id.in_(ids), Notice.failed_at.is_(None))
         ):
-            history.setdefault(row.report_id, []).append(Sent(row.kind, row.to, row.at))
+            history.setdefault(row.report_id, []).append(
+                Sent(
+                    row.kind,
+                    row.to,
+                    row.sent_at or row.created_at,
+                    pending=row.sent_at is None,
+                )
+            )
         episodes = dict(
             session.execute(
                 select(Event.report_id, func.max(Event.at))

@@ -5,7 +5,8 @@ first notice starts the clock. A reminder follows every REMINDER_INTERVAL after 
 previous one while the content stays up; once ESCALATE_AFTER reminders have gone, each
 further reminder also goes to the escalation contact. A report seen again after removal
 starts a new episode, notified afresh. One recipient never gets the same report twice
-within REMINDER_INTERVAL. A bounced recipient is skipped for the next in the chain.
+within REMINDER_INTERVAL, nor anything more about it while a notice to it is pending. A
+bounced recipient is skipped for the next in the chain.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Sent:
     kind: str
     to: str
     at: datetime  # when it was sent, or created while pending
+    pending: bool = False  # planned, not sent yet: nothing more to its recipient till it goes
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,11 @@ def due(candidate: Candidate, now: datetime, rules: Rules) -> list[Due]:
         for s in candidate.history
         if candidate.episode_start is None or s.at >= candidate.episode_start
     ]
-    recently = {s.to for s in candidate.history if now - s.at < rules.reminder_interval}
+    # A recipient whose notice is still pending gets nothing more about the report until it
+    # goes: a pass after a crash or a deferral would otherwise send it and a reminder at once.
+    recently = {
+        s.to for s in candidate.history if s.pending or now - s.at < rules.reminder_interval
+    }
     found: list[Due] = []
 
     partner = rules.partners.get(candidate.country or "")

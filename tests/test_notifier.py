@@ -149,6 +149,19 @@ def test_a_deferral_is_retried(mailroom, smtp):
     assert [n["status"] for n in mailroom.world.show(report)["notices"]] == ["sent"]
 
 
+def test_no_reminder_while_the_notice_is_still_pending(mailroom, smtp):
+    # The notice waited past REMINDER_INTERVAL; when it goes, no reminder goes with it.
+    [report] = mailroom.online("abuse@host.test")
+    smtp.stop()
+    assert mailroom.notify(reminder_interval="1s").sent.transport_down
+    time.sleep(1.1)
+    smtp.start()
+    tally = mailroom.notify(reminder_interval="1s")
+    assert tally.planned == [] and len(tally.sent.sent) == 1
+    assert len(smtp.received) == 1
+    assert [n["kind"] for n in mailroom.world.show(report)["notices"]] == ["notice"]
+
+
 def test_a_bounce_falls_back_to_the_next_contact(mailroom, smtp):
     [report] = mailroom.online("abuse@gone.test", details={"fallback_emails": ["noc@host.test"]})
     smtp.refuse("abuse@gone.test")
