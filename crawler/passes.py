@@ -77,14 +77,18 @@ async def check_and_resolve(
     ids: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
 ):
-    """A pass, then the hosting of every report it saw online: what `ntd check` does."""
+    """A pass, then the hosting of the reports it reached: what `ntd check` does.
+
+    Only this pass's: workers sharing the queue each resolve their own share, and what an
+    earlier resolution missed is resolved by `ntd notify` before it plans.
+    """
     from hosting.resolve import resolve_hosting
     from store.db import open_store
 
     tally = await run_pass(settings, ids, progress)
     store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     try:
-        resolved = await resolve_hosting(store, settings, list(ids) if ids else None)
+        resolved = await resolve_hosting(store, settings, tally.connected)
     finally:
         store.close()
     return tally, resolved

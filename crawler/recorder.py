@@ -56,6 +56,9 @@ class PassTally:
     held_windows: int = 0
     held_reasons: list[str] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
+    # Reports whose check reached a server: the ones whose hosting may need resolving.
+    # Each worker resolves its own, not everything missing, so workers share that too.
+    connected: list[int] = field(default_factory=list)
 
     @property
     def all_held(self) -> bool:
@@ -92,6 +95,8 @@ class Recorder:
             self.tally.unrecorded += 1
             return False
         self._window.append((report_id, check))
+        if check.ip is not None:
+            self.tally.connected.append(report_id)
         self._failing += check.outcome in (ERROR, NXDOMAIN)
         return len(self._window) >= self.window_size
 

@@ -49,6 +49,9 @@ class Target:
     ip: str
 
 
+ID_SLICE = 10_000
+
+
 def targets(store: Store, settings: Settings, ids: list[int] | None = None) -> list[Target]:
     """Reports seen online whose hosting is missing, stale, or for another address."""
     stale = utcnow() - settings.rdap_cache_ttl
@@ -64,12 +67,17 @@ def targets(store: Store, settings: Settings, ids: list[int] | None = None) -> l
             )
         )
     )
-    if ids is not None:
-        query = query.where(Report.id.in_(ids))
-    else:
-        query = query.where(Report.state == ONLINE)
+    if ids is None:
+        with store.session() as session:
+            query = query.where(Report.state == ONLINE)
+            return [Target(r.id, r.canonical_url, r.last_ip) for r in session.execute(query)]
+    found = []
     with store.session() as session:
-        return [Target(row.id, row.canonical_url, row.last_ip) for row in session.execute(query)]
+        # In slices: SQLite takes at most 32,766 bound values in one statement.
+        for start in range(0, len(ids), ID_SLICE):
+            sliced = query.where(Report.id.in_(ids[start : start + ID_SLICE]))
+            found += [Target(r.id, r.canonical_url, r.last_ip) for r in session.execute(sliced)]
+    return found
 
 
 async def resolve_hosting(

@@ -142,10 +142,11 @@ def linkchecker(job: Job) -> Result:
     return _finish(job, name, "LinkChecker", None, measured, log)
 
 
-def ntd_env(job: Job, database: Path) -> tuple[dict[str, str], Path]:
+def ntd_env(job: Job, database: Path, url: str | None = None) -> tuple[dict[str, str], Path]:
+    """The environment of `ntd` on ``database`` (SQLite), or on ``url`` where given."""
     env, log = job.guard(f"ntd-{database.parent.name}")
     env.update(
-        NTD_DATABASE_URL=f"sqlite:///{database}",
+        NTD_DATABASE_URL=url or f"sqlite:///{database}",
         NTD_DNS_NAMESERVERS=job.web.nameserver,
         NTD_ALLOWED_PRIVATE_NETWORKS=NETWORK,
         NTD_OUTAGE_PROBE_NAME=job.web.probe_name,
@@ -157,8 +158,10 @@ def ntd_env(job: Job, database: Path) -> tuple[dict[str, str], Path]:
     return env, log
 
 
-def ntd_import(job: Job, database: Path, *, fingerprints: bool) -> None:
-    """Queue the URLs with `ntd import` (not timed)."""
+def ntd_import(
+    job: Job, database: Path, *, fingerprints: bool, database_url: str | None = None
+) -> None:
+    """Queue the URLs with `ntd import` (not timed), into ``database`` or ``database_url``."""
     database.parent.mkdir(parents=True, exist_ok=True)
     path = database.parent / "reports.csv"
     with path.open("w", newline="") as file:
@@ -166,7 +169,7 @@ def ntd_import(job: Job, database: Path, *, fingerprints: bool) -> None:
         writer.writerow(["url", "sha256"])
         for url, sha in job.urls:
             writer.writerow([url, sha if fingerprints else ""])
-    env, _ = ntd_env(job, database)
+    env, _ = ntd_env(job, database, database_url)
     measured = runner.run(
         [str(NTD), "import", str(path)],
         env=env,
@@ -218,6 +221,34 @@ def ntd_check(
     if hosting:
         rdap = result.server["rdap_requests"]
         result.notes.append(f"hosting of {hosting.group(1)} ({rdap} RDAP)")
+    return result
+
+
+def ntd_workers(job: Job, url: str, count: int) -> Result:
+    """``count`` `ntd check` workers started together on one freshly filled store at
+    ``url``, sharing its due queue; their checks and CPU added up, wall time to the last
+    exit. Each worker runs at the job's concurrency."""
+    database = job.workdir / f"ntd-workers-{count}" / "unused.sqlite3"
+    ntd_import(job, database, fingerprints=True, database_url=url)
+    env, log = ntd_env(job, database, url)
+    measured = runner.run_together(
+        [[str(NTD), *NTD_TIMED_STEPS[0][1]]] * count,
+        env=env,
+        cwd=database.parent,
+        logs=database.parent,
+        name="worker",
+        timeout=job.timeout,
+    )
+    total = measured[0]
+    for more in measured[1:]:
+        total = _add(total, more)
+    total.wall = max(m.wall for m in measured)
+    checks = [re.search(r"checked (\d+):", m.stdout) for m in measured]
+    label = f"{count} ntd check worker{'s' if count > 1 else ''}"
+    result = _finish(
+        job, f"ntd-workers-{count}", label, sum(int(c.group(1)) for c in checks if c), total, log
+    )
+    result.notes.append("checks per worker: " + ", ".join(c.group(1) if c else "?" for c in checks))
     return result
 
 

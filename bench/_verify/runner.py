@@ -115,6 +115,51 @@ def run(
     )
 
 
+def run_together(
+    commands: list[list[str]],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    logs: Path,
+    name: str,
+    timeout: float = 900,
+) -> list[Measured]:
+    """``commands`` started at once and each measured as ``run`` does; wall time of each
+    runs from the first spawn to its own exit."""
+    with contextlib.ExitStack() as files:
+        started = time.perf_counter()
+        processes = []
+        for i, command in enumerate(commands):
+            out = files.enter_context(open(logs / f"{name}-{i}.out", "wb"))
+            err = files.enter_context(open(logs / f"{name}-{i}.err", "wb"))
+            processes.append(
+                subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd
+                )
+            )
+        timers = [threading.Timer(timeout, p.kill) for p in processes]
+        for timer in timers:
+            timer.start()
+        measured = []
+        try:
+            for i, process in enumerate(processes):
+                _, status, usage = os.wait4(process.pid, 0)
+                measured.append(
+                    Measured(
+                        returncode=os.waitstatus_to_exitcode(status),
+                        wall=time.perf_counter() - started,
+                        cpu=usage.ru_utime + usage.ru_stime,
+                        maxrss_kb=usage.ru_maxrss,
+                        stdout=(logs / f"{name}-{i}.out").read_text(errors="replace"),
+                        stderr=(logs / f"{name}-{i}.err").read_text(errors="replace"),
+                    )
+                )
+        finally:
+            for timer in timers:
+                timer.cancel()
+    return measured
+
+
 def violations(log: Path) -> str:
     """What the network guard refused in the clients, if anything."""
     return log.read_text() if log.exists() else ""

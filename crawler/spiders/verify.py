@@ -80,7 +80,8 @@ class VerifySpider(Spider):
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.fingerprints: dict[Request, Fingerprint] = {}
         self.probes: dict[str, asyncio.Future] = {}
-        self.in_hand: set[int] = set()
+        self.in_hand: set[int] = set()  # claimed, not yet checked
+        self.room = asyncio.Event()  # set when in_hand has room for another batch
         self.failure: StoreUnavailable | None = None  # the write that stopped the pass
 
     @classmethod
@@ -112,9 +113,16 @@ class VerifySpider(Spider):
             self.logger.warning("outage guard: not checking: our resolver is failing: %s", failing)
             return
         self.pass_started = utcnow()
-        batch_size = self.ntd.concurrency * 2  # enough to keep every slot busy
+        # Leases are taken as slots free, not all at once: Scrapy pulls start() whenever
+        # its downloader has room and queues the rest, so a greedy loop would lease the
+        # whole queue to the first worker. Between one and two CONCURRENCY's worth in hand
+        # keeps every slot busy and leaves the rest to the other workers.
+        most = self.ntd.concurrency * 2
         while self.stop is None or not self.stop.is_set():
-            batch = self._store_or_stop(self._claim, batch_size)
+            while len(self.in_hand) > self.ntd.concurrency:
+                self.room.clear()
+                await self.room.wait()
+            batch = self._store_or_stop(self._claim, most - len(self.in_hand))
             for claimed in batch:
                 yield self._request(claimed)
             if not batch or self.named_ids is not None:
@@ -253,6 +261,8 @@ class VerifySpider(Spider):
         elapsed = int((time.monotonic() - meta["started"]) * 1000)
         check = CheckResult(at=utcnow(), outcome=outcome, detail=detail, elapsed_ms=elapsed, **seen)
         self.in_hand.discard(claimed.id)
+        if len(self.in_hand) <= self.ntd.concurrency:
+            self.room.set()
         if self.progress is not None:
             self.progress(outcome)
         if self.recorder.add(claimed.id, check):
