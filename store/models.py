@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.types import UTCDateTime
@@ -180,7 +180,7 @@ class Hosting(Base):
         ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
     )
     ip: Mapped[str | None] = mapped_column(String(45))
-    asn: Mapped[int | None] = mapped_column(Integer)
+    asn: Mapped[int | None] = mapped_column(BigInteger)  # 32-bit unsigned
     network: Mapped[str | None] = mapped_column(String(64))
     org: Mapped[str | None] = mapped_column(Text)
     country: Mapped[str | None] = mapped_column(String(2))
@@ -204,7 +204,7 @@ class NetworkCache(Base):
     __tablename__ = "network_cache"
 
     prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
-    asn: Mapped[int | None] = mapped_column(Integer)
+    asn: Mapped[int | None] = mapped_column(BigInteger)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict] = mapped_column(JSON)
 

@@ -25,7 +25,6 @@ HOSTING_FIELDS = (
 )
 
 
-
 def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with a ``Z``, as PRODUCT.md writes times."""
     if moment is None:
