@@ -158,3 +158,15 @@ def test_intake_never_stores_a_rejected_input(store, inputs):
         after = set(session.scalars(select(Report.canonical_url)))
     assert after - before == expected - before
     assert all(url.startswith(("http://", "https://")) for url in after)
+
+
+def test_the_head_revision_is_alembics():
+    """migrate() names the newest revision from the file names, without Alembic."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from store.db import MIGRATIONS, head_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
