@@ -35,11 +35,14 @@ async def run_pass(
     ids: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    on_stored: Callable[[list[int]], None] | None = None,
 ) -> PassTally:
     """One pass over every due report, or over ``ids`` now. Needs the asyncio reactor.
 
     ``progress`` is called with the outcome of each check as it is made. Once ``stop``
     is set, the pass claims nothing more and ends when the batch in hand is done.
+    ``on_stored`` is called, as each window of checks is stored, with the ids of its
+    reports whose check reached a server (`HostingResolver.submit`, say).
     Raises StoreUnavailable when the pass stopped because the database failed.
     """
     from twisted.internet import reactor
@@ -52,7 +55,9 @@ async def run_pass(
     scrapy_settings.set(NTD_SETTINGS_KEY, settings, priority="cmdline")
     runner = AsyncCrawlerRunner(scrapy_settings)
     crawler = runner.create_crawler(VerifySpider)
-    await runner.crawl(crawler, ids=list(ids) if ids else None, progress=progress, stop=stop)
+    await runner.crawl(
+        crawler, ids=list(ids) if ids else None, progress=progress, stop=stop, on_stored=on_stored
+    )
     spider = crawler.spider
     if spider.failure is not None:
         raise StoreUnavailable(_stopped(spider, settings)) from spider.failure
@@ -77,18 +82,21 @@ async def check_and_resolve(
     ids: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
 ):
-    """A pass, then the hosting of the reports it reached: what `ntd check` does.
+    """A pass and the hosting of the reports it reached: what `ntd check` does.
 
-    Only this pass's: workers sharing the queue each resolve their own share, and what an
-    earlier resolution missed is resolved by `ntd notify` before it plans.
+    The hosting of each window of checks is resolved as soon as the window is stored,
+    while the pass goes on: the look-ups mostly wait on RDAP_RATE, the pass on the web.
+    Only this pass's reports: workers sharing the queue each resolve their own share, and
+    what an earlier resolution missed is resolved by `ntd notify` before it plans.
     """
-    from hosting.resolve import resolve_hosting
+    from hosting.resolve import HostingResolver
     from store.db import open_store
 
-    tally = await run_pass(settings, ids, progress)
     store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     try:
-        resolved = await resolve_hosting(store, settings, tally.connected)
+        async with HostingResolver(store, settings) as hosting:
+            tally = await run_pass(settings, ids, progress, on_stored=hosting.submit)
+            resolved = await hosting.finish()
     finally:
         store.close()
     return tally, resolved

@@ -18,6 +18,7 @@ Nothing is ever decided on the strength of a write that did not happen.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from types import SimpleNamespace
@@ -56,9 +57,6 @@ class PassTally:
     held_windows: int = 0
     held_reasons: list[str] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
-    # Reports whose check reached a server: the ones whose hosting may need resolving.
-    # Each worker resolves its own, not everything missing, so workers share that too.
-    connected: list[int] = field(default_factory=list)
 
     @property
     def all_held(self) -> bool:
@@ -69,13 +67,22 @@ class PassTally:
 class Recorder:
     """Buffers a pass's checks and writes them window by window.
 
-    Reads OUTAGE_MIN_CHECKS, OUTAGE_SHARE, DATABASE_RETRIES, DATABASE_RETRY and the
-    state rules' settings.
+    ``on_stored``, when given, is called with the ids of each stored window's reports
+    whose check reached a server, so that their hosting can be resolved while the pass
+    goes on. Reads OUTAGE_MIN_CHECKS, OUTAGE_SHARE, DATABASE_RETRIES, DATABASE_RETRY and
+    the state rules' settings.
     """
 
-    def __init__(self, store: Store, settings: Settings, worker: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        worker: str,
+        on_stored: Callable[[list[int]], None] | None = None,
+    ) -> None:
         self.store = store
         self.worker = worker
+        self.on_stored = on_stored
         self.rules = Rules.from_settings(settings)
         self.min_checks = settings.outage_min_checks
         self.share = settings.outage_share
@@ -95,8 +102,6 @@ class Recorder:
             self.tally.unrecorded += 1
             return False
         self._window.append((report_id, check))
-        if check.ip is not None:
-            self.tally.connected.append(report_id)
         self._failing += check.outcome in (ERROR, NXDOMAIN)
         return len(self._window) >= self.window_size
 
@@ -124,6 +129,12 @@ class Recorder:
             self.tally.held_windows += 1
             self.tally.held_reasons.append(reason)
             logger.warning("outage guard: holding back %d checks: %s", len(window), reason)
+        connected = [report_id for report_id, check in window if check.ip is not None]
+        if self.on_stored is not None and connected:
+            try:
+                self.on_stored(connected)
+            except Exception:  # the window is stored: what listens must not stop the pass
+                logger.exception("after storing a window")
 
     def _share_reason(self, window: list[tuple[int, CheckResult]]) -> str | None:
         failing = sum(check.outcome in (ERROR, NXDOMAIN) for _, check in window)

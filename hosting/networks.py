@@ -41,6 +41,14 @@ class NetworkLookup:
         return self
 
     async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Cancel the look-ups still in flight, then close the RDAP client."""
+        pending = list(self._inflight.values())
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self.client.close()
 
     @property

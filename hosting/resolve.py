@@ -84,32 +84,82 @@ async def resolve_hosting(
     store: Store, settings: Settings, ids: list[int] | None = None
 ) -> ResolveTally:
     """Resolve and store the hosting of every target report."""
-    tally = ResolveTally()
-    work = targets(store, settings, ids)
-    if not work:
-        return tally
-    dns = make_resolver(settings)
-    # Thousands of reports share a few addresses and host names: ask Cymru and the DNS
-    # once per address and per name in a run, not once per report.
-    once = _Once()
-    async with NetworkLookup(store, settings, dns) as networks:
-        limit = asyncio.Semaphore(PARALLEL)
+    async with HostingResolver(store, settings) as hosting:
+        await hosting.resolve(ids)
+        return await hosting.finish()
 
-        async def one(target: Target) -> dict | None:
-            async with limit:
-                try:
-                    return await _resolve(target, settings, dns, networks, once)
-                except Exception as error:  # one report's failure must not stop the rest
-                    logger.warning("hosting of report %d: %s", target.report_id, error)
-                    tally.errors.append(f"report {target.report_id}: {error}")
-                    return None
 
+class HostingResolver:
+    """Resolves hosting batch by batch, the look-ups shared by every batch of one run:
+    an address, host name or network asked for one batch is not asked again for the next.
+
+    ``resolve(ids)`` resolves a batch now; ``submit(ids)`` starts one in the background
+    and never raises (a pass hands over each window as it is stored, and hosting must not
+    stop the pass: a batch that fails is counted in the tally); ``finish()`` awaits what
+    was submitted and returns the tally. Leaving the ``async with`` cancels the batches
+    still running (a pass that failed does not wait for its hosting).
+
+    Reads RDAP_URL, RDAP_RATE, RDAP_CACHE_TTL and the DNS settings.
+    """
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+        self.tally = ResolveTally()
+        self._dns = make_resolver(settings)
+        # Thousands of reports share a few addresses and host names: ask Cymru and the
+        # DNS once per address and per name in a run, not once per report.
+        self._once = _Once()
+        self._networks = NetworkLookup(store, settings, self._dns)
+        self._limit = asyncio.Semaphore(PARALLEL)
+        self._running: set[asyncio.Task] = set()
+
+    async def __aenter__(self) -> HostingResolver:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        try:
+            await _cancel(self._running)
+            await _cancel(self._once.futures)
+        finally:
+            await self._networks.close()
+
+    def submit(self, ids: list[int]) -> None:
+        """Resolve the hosting of ``ids`` in the background."""
+        task = asyncio.ensure_future(self._background(list(ids)))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def finish(self) -> ResolveTally:
+        """Await every batch submitted; the tally of the run."""
+        while self._running:
+            await asyncio.gather(*self._running)
+        self.tally.rdap_requests = self._networks.requests_made
+        return self.tally
+
+    async def resolve(self, ids: list[int] | None = None) -> None:
+        """Resolve and store the hosting of the target reports among ``ids`` (or of
+        every report online, with None)."""
+        work = targets(self.store, self.settings, ids)
         for start in range(0, len(work), BATCH):
             batch = work[start : start + BATCH]
-            results = await asyncio.gather(*(one(t) for t in batch))
-            _store(store, batch, results, tally)
-        tally.rdap_requests = networks.requests_made
-    return tally
+            results = await asyncio.gather(*(self._one(t) for t in batch))
+            _store(self.store, batch, results, self.tally)
+
+    async def _background(self, ids: list[int]) -> None:
+        try:
+            await self.resolve(ids)
+        except Exception as error:  # the store failed us: notify resolves what is missing
+            logger.warning("hosting of %d reports: %s", len(ids), error)
+            self.tally.errors.append(f"{len(ids)} reports left unresolved: {error}")
+
+    async def _one(self, target: Target) -> dict | None:
+        async with self._limit:
+            try:
+                return await _resolve(target, self.settings, self._dns, self._networks, self._once)
+            except Exception as error:  # one report's failure must not stop the rest
+                logger.warning("hosting of report %d: %s", target.report_id, error)
+                self.tally.errors.append(f"report {target.report_id}: {error}")
+                return None
 
 
 # A resolution replaces the previous one whole: a field this one did not find is cleared,
@@ -123,14 +173,14 @@ def _store(store: Store, work: list[Target], results: list, tally: ResolveTally)
         contacts: dict[tuple, object] = {}  # staff contacts, asked once per key
         rows = []
         for target, fields in zip(work, results, strict=True):
-            if fields is None:
-                tally.failed += 1
-                continue
-            _apply_overrides(session, fields, contacts)
-            rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
-            tally.resolved += 1
+            if fields is not None:
+                _apply_overrides(session, fields, contacts)
+                rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
         # An upsert: another worker may be resolving the same reports at this moment.
         upsert(session, Hosting, rows)
+    # Counted once committed: a batch whose write failed resolved nothing.
+    tally.resolved += len(rows)
+    tally.failed += len(work) - len(rows)
 
 
 class _Once:
@@ -139,10 +189,22 @@ class _Once:
     def __init__(self) -> None:
         self._futures: dict[tuple, asyncio.Future] = {}
 
+    @property
+    def futures(self) -> list[asyncio.Future]:
+        return list(self._futures.values())
+
     async def __call__(self, key: tuple, make):
         if key not in self._futures:
             self._futures[key] = asyncio.ensure_future(make())
         return await asyncio.shield(self._futures[key])
+
+
+async def _cancel(futures) -> None:
+    """Cancel what is still running and wait until it has stopped."""
+    futures = list(futures)
+    for future in futures:
+        future.cancel()
+    await asyncio.gather(*futures, return_exceptions=True)
 
 
 def resolve_missing(store: Store, settings: Settings) -> ResolveTally:
@@ -261,4 +323,4 @@ def _is_address(text: str) -> bool:
         return False
 
 
-__all__ = ["ResolveTally", "resolve_hosting", "resolve_missing", "targets"]
+__all__ = ["HostingResolver", "ResolveTally", "resolve_hosting", "resolve_missing", "targets"]

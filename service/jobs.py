@@ -32,13 +32,19 @@ class Service:
 
 
 async def check(service: Service) -> None:
-    """A verification pass over every due report, then the hosting of what was seen."""
+    """A verification pass over every due report, the hosting of what it reached resolved
+    window by window as the pass goes on, then of any other report online still missing."""
     from crawler.passes import run_pass
-    from hosting.resolve import resolve_hosting
+    from hosting.resolve import HostingResolver
 
-    async with _counted(service, "check"):
-        tally = await run_pass(service.settings, stop=service.stopping)
-        resolved = await resolve_hosting(service.store, service.settings)
+    async with (
+        _counted(service, "check"),
+        HostingResolver(service.store, service.settings) as hosting,
+    ):
+        tally = await run_pass(service.settings, stop=service.stopping, on_stored=hosting.submit)
+        await hosting.finish()
+        await hosting.resolve()  # one look-up state: what the windows asked is not asked again
+        resolved = await hosting.finish()
         if resolved.resolved:
             # New content online with its abuse desk known: its first notice need not
             # wait for NOTIFY_EVERY, which is the reminders' pace.

@@ -177,8 +177,8 @@ def test_a_real_registry_answer_moved_onto_loopback(world):
 
 
 def test_two_workers_resolving_the_same_reports_at_once_both_succeed(world):
-    """Every `ntd check` worker resolves what is missing after its pass, so two workers
-    finishing together resolve the same reports: the second must not fail on the first's
+    """Every `ntd check` worker resolves the hosting of the reports its pass reached, so
+    two workers finishing together resolve the same reports: the second must not fail on the first's
     rows (one hosting row per report, and one cache entry per network, either way)."""
     import asyncio
     import threading
@@ -221,3 +221,36 @@ def test_two_workers_resolving_the_same_reports_at_once_both_succeed(world):
     assert sum(t.resolved for t in tallies) >= len(reports)
     for i, report in enumerate(reports):
         assert world.show(report)["hosting"]["abuse_email"] == f"abuse@net{i}.test"
+
+
+def test_a_pass_that_fails_leaves_no_hosting_look_up_running(world):
+    """A pass stopped by the store raises at once: the hosting it had handed over is
+    cancelled, not waited for and not left running."""
+    import asyncio
+    import time
+
+    import pytest
+
+    from hosting.resolve import HostingResolver
+    from store.exceptions import StoreUnavailable
+
+    report = online(world, "shop.test", address="127.10.7.5")
+    announce(world.net.dns, "127.10.7.5", 64505, "127.10.7.0/24")
+    world.rdap.fail_next(1, mode="hang")  # until FETCH_TIMEOUT (5 s): still asking
+
+    async def a_pass_that_fails() -> list[asyncio.Task]:
+        try:
+            async with HostingResolver(world.store, world.settings()) as hosting:
+                hosting.submit([report])
+                while not world.rdap.requests:
+                    await asyncio.sleep(0.01)
+                raise StoreUnavailable("the database failed")
+        finally:
+            code = (getattr(task.get_coro(), "cr_code", None) for task in asyncio.all_tasks())
+            assert not [c for c in code if c and "/hosting/" in c.co_filename]
+
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        world.reactor_thread.run(a_pass_that_fails)
+    assert time.monotonic() - started < 2
+    assert world.show(report)["hosting"] is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.passes import run_pass
+from crawler.passes import check_and_resolve, run_pass
 from crawler.recorder import PassTally
 from intake.submissions import Submission, validate
 from simnet import Internet
@@ -62,6 +62,10 @@ class World:
 
     def check(self, ids: list[int] | None = None, **overrides) -> PassTally:
         return self.reactor_thread.run(run_pass, self.settings(**overrides), ids)
+
+    def check_and_resolve(self, ids: list[int] | None = None, **overrides):
+        """A pass and its hosting, as `ntd check` runs them: (pass tally, hosting tally)."""
+        return self.reactor_thread.run(check_and_resolve, self.settings(**overrides), ids)
 
     def show(self, report_id: int) -> dict:
         with self.store.session() as session:

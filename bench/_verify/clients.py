@@ -19,8 +19,8 @@ NTD = BIN / "ntd"
 LINKCHECKER = BIN / "linkchecker"
 
 # What the ntd figure times, as one unit: CPU, wall time and peak RSS of every step are
-# added up. HOOK for hosting resolution: `ntd check` now resolves the hosting of what it
-# saw online after the pass (crawler.passes.check_and_resolve), so it is in the "check"
+# added up. HOOK for hosting resolution: `ntd check` resolves the hosting of what it
+# reached while the pass runs (crawler.passes.check_and_resolve), so it is in the "check"
 # step already; should it move to a command of its own, add that step here, e.g.
 # ("hosting", ["hosting", "resolve"]). "ntd pass only" (ntd_pass.py) keeps the crawler's
 # own cost apart.

@@ -56,7 +56,8 @@ class Claimed:
 
 
 class VerifySpider(Spider):
-    """Re-checks every due report, or the named ones. Arguments: ``ids`` (optional).
+    """Re-checks every due report, or the named ones. Arguments: ``ids`` (optional);
+    ``progress``, ``stop`` and ``on_stored`` as `crawler.passes.run_pass()` takes them.
 
     Reads CONCURRENCY, LEASE_TTL, MAX_BODY_BYTES, OUTAGE_PROBE_NAME, DATABASE_RETRIES,
     DATABASE_RETRY and SQLITE_BUSY_TIMEOUT; the recorder reads its own.
@@ -70,10 +71,11 @@ class VerifySpider(Spider):
         ntd = settings.get(NTD_SETTINGS_KEY) or settings_module.load()
         settings.setdict(scrapy_settings(ntd), priority="spider")
 
-    def __init__(self, *args, ids=None, progress=None, stop=None, **kwargs) -> None:
+    def __init__(self, *args, ids=None, progress=None, stop=None, on_stored=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.progress = progress  # called with each check's outcome, e.g. to draw a bar
         self.stop = stop  # an asyncio.Event: once set, no new batch is claimed
+        self.on_stored = on_stored  # called with each stored window's connected ids
         if isinstance(ids, str):
             ids = [int(i) for i in ids.split(",") if i.strip()]
         self.named_ids: list[int] | None = list(ids) if ids else None
@@ -91,7 +93,7 @@ class VerifySpider(Spider):
         spider.store = open_store(
             spider.ntd.database_url, busy_timeout=spider.ntd.sqlite_busy_timeout
         )
-        spider.recorder = Recorder(spider.store, spider.ntd, spider.worker)
+        spider.recorder = Recorder(spider.store, spider.ntd, spider.worker, spider.on_stored)
         spider.cap = spider.ntd.max_body_bytes
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
         crawler.signals.connect(spider.bytes_received, signal=signals.bytes_received)
