@@ -23,7 +23,9 @@ class Context:
 
     @cached_property
     def store(self) -> Store:
-        return open_store(self.settings.database_url)
+        return open_store(
+            self.settings.database_url, busy_timeout=self.settings.sqlite_busy_timeout
+        )
 
     @property
     def actor(self) -> str:

@@ -57,7 +57,7 @@ async def run(out: Console) -> None:
         rdap = net.start_rdap()
         urls = build(net, rdap)
         settings = demo_settings(net, rdap.url)
-        store = open_store(settings.database_url)
+        store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
         out.rule("1. Reports come in")
         out.print(
             f"A simulated internet is running on this machine: {len(PROVIDERS)} hosting "

@@ -35,7 +35,7 @@ def run(settings: Settings, wire: Callable) -> None:
 
     loop = reactor._asyncioEventloop
     asyncio.set_event_loop(loop)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     service = Service(settings, store)
     scheduler = AsyncIOScheduler(event_loop=loop)
     wire(scheduler, service)

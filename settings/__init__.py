@@ -194,8 +194,8 @@ class Settings:
     sqlite_busy_timeout: timedelta = setting(
         "30s",
         parse.duration,
-        "How long a pass's write to a SQLite store waits for another writer's lock before "
-        "it fails (and is tried again, DATABASE_RETRIES).",
+        "How long a write to a SQLite store waits for another writer's lock before it "
+        "fails (a pass's write is then tried again, DATABASE_RETRIES).",
     )
     check_every: timedelta = setting(
         "1m", parse.duration, "How often ntd run starts a verification pass."
