@@ -142,7 +142,12 @@ class HostingResolver:
         work = targets(self.store, self.settings, ids)
         for start in range(0, len(work), BATCH):
             batch = work[start : start + BATCH]
-            results = await asyncio.gather(*(self._one(t) for t in batch))
+            # Reports on one host name at one address have the same hosting: resolve each
+            # pair once and give every report of it the same fields.
+            pairs = {(urlsplit(t.url).hostname, t.ip): t for t in reversed(batch)}
+            found = await asyncio.gather(*(self._one(t) for t in pairs.values()))
+            fields_of = dict(zip(pairs, found, strict=True))
+            results = [fields_of[urlsplit(t.url).hostname, t.ip] for t in batch]
             _store(self.store, batch, results, self.tally)
 
     async def _background(self, ids: list[int]) -> None:
@@ -171,10 +176,13 @@ def _store(store: Store, work: list[Target], results: list, tally: ResolveTally)
     now = utcnow()
     with store.session() as session:
         contacts: dict[tuple, object] = {}  # staff contacts, asked once per key
+        applied: set[int] = set()  # reports of one host and address share their fields
         rows = []
         for target, fields in zip(work, results, strict=True):
             if fields is not None:
-                _apply_overrides(session, fields, contacts)
+                if id(fields) not in applied:
+                    applied.add(id(fields))
+                    _apply_overrides(session, fields, contacts)
                 rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
         # An upsert: another worker may be resolving the same reports at this moment.
         upsert(session, Hosting, rows)

@@ -4,11 +4,26 @@
     figures = compute(records_or_columns, now=time.time(), min_group=settings.MIN_GROUP)
 
 numpy only; lifelines is a test-time reference, never imported here (it takes ~2 s).
+The names below load on first use: every command imports `ntd stats`'s formatting
+(stats.units), and none but the statistics should pay for numpy.
 """
 
-from stats.columns import STATES, Columns, Record
-from stats.export import to_csv
-from stats.figures import compute, curve
-from stats.survival import Survival, kaplan_meier
+from importlib import import_module
 
-__all__ = ["STATES", "Columns", "Record", "Survival", "compute", "curve", "kaplan_meier", "to_csv"]
+_WHERE = {
+    "STATES": "stats.columns",
+    "Columns": "stats.columns",
+    "Record": "stats.columns",
+    "to_csv": "stats.export",
+    "compute": "stats.figures",
+    "curve": "stats.figures",
+    "Survival": "stats.survival",
+    "kaplan_meier": "stats.survival",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'stats' has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name]), name)
