@@ -78,16 +78,7 @@ def test_ntd_check_exits_3_when_our_resolver_fails(world, guarded_env, tmp_path)
 
 
 def _environment(world) -> dict[str, str]:
-    settings = world.settings()
-    return {
-        "NTD_DATABASE_URL": world.database_url,
-        "NTD_DNS_NAMESERVERS": world.net.nameservers[0],
-        "NTD_ALLOWED_PRIVATE_NETWORKS": "127.10.0.0/16",
-        "NTD_OUTAGE_PROBE_NAME": settings.outage_probe_name,
-        "NTD_RECHECK_INTERVAL": "0s",
-        "NTD_DNS_TIMEOUT": "1s",
-        "NTD_RDAP_URL": world.rdap.url,
-    }
+    return world.environ(recheck_interval="0s", dns_timeout="1s")
 
 
 def test_no_content_is_kept_anywhere_a_pass_writes(world, guarded_env, tmp_path):

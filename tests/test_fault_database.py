@@ -274,18 +274,12 @@ def _tagged(database_url: str) -> str:
 
 def _start_ntd_check(world, url: str, guarded_env: dict, cwd: Path) -> subprocess.Popen:
     """`ntd check` in its own process, as an operator or cron runs it."""
-    settings = world.settings()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NTD_")},
         **guarded_env,
-        "NTD_DATABASE_URL": url,
-        "NTD_DNS_NAMESERVERS": world.net.nameservers[0],
-        "NTD_ALLOWED_PRIVATE_NETWORKS": "127.10.0.0/16",
-        "NTD_OUTAGE_PROBE_NAME": settings.outage_probe_name,
-        "NTD_RECHECK_INTERVAL": "0s",
-        "NTD_DNS_TIMEOUT": "1s",
-        "NTD_RDAP_URL": world.rdap.url,
-        **{f"NTD_{name.upper()}": value for name, value in FAULT_SETTINGS.items()},
+        **world.environ(
+            database_url=url, recheck_interval="0s", dns_timeout="1s", **FAULT_SETTINGS
+        ),
     }
     ntd = Path(sys.executable).with_name("ntd")
     return subprocess.Popen(

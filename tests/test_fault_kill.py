@@ -238,21 +238,9 @@ def run_round(kill: Kill, web: Web, smtp: SmtpServer, env: dict, cwd: Path) -> s
 
 
 def environment(world, guarded_env: dict, smtp: SmtpServer) -> dict[str, str]:
-    values = {**subprocess_settings(world, smtp), **TIMINGS, **IDENTITY}
     return {
         **{k: v for k, v in guarded_env.items() if not k.startswith("NTD_")},
-        **{f"NTD_{name.upper()}": value for name, value in values.items()},
-    }
-
-
-def subprocess_settings(world, smtp: SmtpServer) -> dict[str, str]:
-    return {
-        "database_url": world.database_url,
-        "dns_nameservers": world.net.nameservers[0],
-        "allowed_private_networks": "127.10.0.0/16",
-        "outage_probe_name": "probe.test",
-        "rdap_url": world.rdap.url,
-        "smtp_url": smtp.url,
+        **world.environ(smtp_url=smtp.url, **TIMINGS, **IDENTITY),
     }
 
 
@@ -379,7 +367,7 @@ def clean_passes(world, web: Web, smtp: SmtpServer) -> datetime:
     world.check(shaky, **TIMINGS)
     assert all(web.consumed(r) for r in web.reports.values())
     world.resolve(**TIMINGS)
-    settings = world.settings(**subprocess_settings(world, smtp), **TIMINGS, **IDENTITY)
+    settings = world.settings(smtp_url=smtp.url, **TIMINGS, **IDENTITY)
     tally = notify(world.store, settings)
     assert not tally.sent.deferred and not tally.sent.transport_down
     return began

@@ -70,12 +70,7 @@ def schedulers():
 def environment(world, guarded_env, smtp_url: str, **extra) -> dict[str, str]:
     return {
         **{k: v for k, v in guarded_env.items() if not k.startswith("NTD_")},
-        "NTD_DATABASE_URL": world.database_url,
-        "NTD_DNS_NAMESERVERS": world.net.nameservers[0],
-        "NTD_ALLOWED_PRIVATE_NETWORKS": "127.10.0.0/16",
-        "NTD_OUTAGE_PROBE_NAME": "probe.test",
-        "NTD_RDAP_URL": world.rdap.url,
-        "NTD_SMTP_URL": smtp_url,
+        **world.environ(smtp_url=smtp_url),
         "NTD_MAIL_FROM": "notices@hotline.test",
         "NTD_HOTLINE_NAME": "Test Hotline",
         "NTD_HOTLINE_COUNTRY": "NL",

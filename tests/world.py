@@ -52,6 +52,19 @@ class World:
         }
         return make_settings(**values)
 
+    def environ(self, **settings: str) -> dict[str, str]:
+        """NTD_* variables that point an `ntd` subprocess at this world, plus ``settings``
+        by name (``smtp_url=...``)."""
+        values = {
+            "database_url": self.database_url,
+            "dns_nameservers": self.net.nameservers[0],
+            "allowed_private_networks": SIMNET_NETWORK,
+            "outage_probe_name": PROBE_NAME,
+            "rdap_url": self.rdap.url,
+            **settings,
+        }
+        return {f"NTD_{name.upper()}": str(value) for name, value in values.items()}
+
     def add(self, *urls: str, sha256: tuple[str, ...] = ()) -> list[int]:
         entries = [validate(Submission(url, sha256=sha256)) for url in urls]
         with self.store.session() as session:
