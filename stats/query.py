@@ -104,20 +104,27 @@ def _cursor_columns(store: Store) -> Columns:
 
 def _arrow_columns(path: str, slices: list[tuple[int, int | None]]) -> Columns:
     # Imported here: pyarrow takes a few tenths of a second to import, and only the
-    # statistics need it.
-    import adbc_driver_sqlite.dbapi as adbc
+    # statistics need it. The driver's low-level API, not its DB-API module: that one
+    # imports pyarrow.dataset, and with it pandas where pandas is installed (a second).
+    import adbc_driver_manager as adbc
+    import adbc_driver_sqlite
     import pyarrow as pa
 
     def read(bounds: tuple[int, int | None]):
         low, high = bounds
-        where = f" WHERE r.id > {int(low)}" + ("" if high is None else f" AND r.id <= {int(high)}")
-        with adbc.connect(path) as connection, connection.cursor() as cursor:
-            # As the store's own connections wait: a checkpoint or a WAL recovery under
-            # way would otherwise fail the read at once.
-            cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
-            cursor.execute(f"{_ARROW_SQL} {where} ORDER BY r.id")  # the rowid order: no sort
-            return cursor.fetch_arrow_table()
+        where = f"WHERE r.id > {int(low)}" + ("" if high is None else f" AND r.id <= {int(high)}")
+        with adbc_driver_sqlite.connect(path) as database, adbc.AdbcConnection(database) as link:
+            with adbc.AdbcStatement(link) as statement:
+                # As the store's own connections wait: a checkpoint or a WAL recovery
+                # under way would otherwise fail the read at once.
+                statement.set_sql_query(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                statement.execute_update()
+            with adbc.AdbcStatement(link) as statement:
+                statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
+                # The rowid order: SQLite needs no sort for it.
+                statement.set_sql_query(f"{_ARROW_SQL} {where} ORDER BY r.id")
+                stream, _ = statement.execute_query()
+                return pa.RecordBatchReader.from_stream(stream).read_all()
 
     # The driver lets go of the GIL while it reads, so slices read on threads take about
     # 1/n of the time. Each slice is its own read transaction: a report is read once,
