@@ -29,7 +29,7 @@ from settings import Settings
 from store.checks import CheckResult, record_check
 from store.db import Store
 from store.exceptions import StoreUnavailable
-from store.lifecycle import ERROR, NXDOMAIN, Rules, apply_check
+from store.lifecycle import ERROR, NXDOMAIN, OUTCOME_ONLINE, Rules, apply_check
 from store.models import Check, Event, Report
 
 logger = logging.getLogger(__name__)
@@ -129,12 +129,23 @@ class Recorder:
             self.tally.held_windows += 1
             self.tally.held_reasons.append(reason)
             logger.warning("outage guard: holding back %d checks: %s", len(window), reason)
-        connected = [report_id for report_id, check in window if check.ip is not None]
-        if self.on_stored is not None and connected:
+        # Hosting names who serves the content: only reports seen online now are handed on
+        # (a removed one keeps the hosting it had, whatever its address answers today).
+        online = [
+            report_id
+            for report_id, check in window
+            if check.outcome == OUTCOME_ONLINE and check.ip is not None
+        ]
+        if self.on_stored is not None and online:
             try:
-                self.on_stored(connected)
+                self.on_stored(online)
             except Exception:  # the window is stored: what listens must not stop the pass
                 logger.exception("after storing a window")
+
+    def drop_unwritten(self) -> None:
+        """The pass stopped on a failed write: what is still buffered is never stored."""
+        self.tally.unrecorded += len(self._window)
+        self._window = []
 
     def _share_reason(self, window: list[tuple[int, CheckResult]]) -> str | None:
         failing = sum(check.outcome in (ERROR, NXDOMAIN) for _, check in window)

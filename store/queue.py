@@ -62,11 +62,13 @@ def count_due(session: Session, *, now: datetime) -> int:
     )
 
 
-def release(session: Session, worker: str, ids: Sequence[int]) -> None:
-    """Give back leases early, e.g. for reports a stopping worker did not reach."""
+def release(session: Session, worker: str, ids: Sequence[int] | None = None) -> None:
+    """Give back leases early, e.g. for reports a stopping worker did not reach; with
+    ``ids`` None, every lease ``worker`` still holds."""
+    held = Report.claimed_by == worker
     session.execute(
         update(Report)
-        .where(and_(Report.id.in_(ids), Report.claimed_by == worker))
+        .where(held if ids is None else and_(Report.id.in_(ids), held))
         .values(claimed_by=None, lease_until=None)
     )
 

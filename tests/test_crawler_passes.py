@@ -3,11 +3,16 @@ of checks is resolved while the pass goes on, with one look-up state for the pas
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from simnet.cymru import announce
 from simnet.rdap import contact
-from store.models import Report
+from store.models import Hosting, Report
+from store.types import utcnow
 
 NETWORKS = 3
 PAGES = 4  # per network: 12 reports, windows of 5, 5 and 2
@@ -76,3 +81,101 @@ def test_a_failing_rdap_server_does_not_fail_the_pass(world, small_windows):
     for report, net in networks.items():
         found = world.show(report)["hosting"]
         assert found["asn"] == 64700 + net and found["abuse_email"] is None
+
+
+def one_site(world, count: int, latency: float = 0.0) -> list[int]:
+    site = world.net.site("shop.test", latency=latency)
+    for i in range(count):
+        site.page(f"/{i}.jpg")
+    return world.add(*(site.url(f"/{i}.jpg") for i in range(count)))
+
+
+def test_a_check_that_raises_neither_hangs_the_pass_nor_is_recorded(world, monkeypatch):
+    """Claims wait for room as checks end; a check whose code raises ends too. It is not
+    recorded, and its lease is given back at the end, so the next pass checks it."""
+    import crawler.spiders.verify as verify
+
+    reports = one_site(world, 8)
+    real = verify.outcome_of
+
+    def buggy(body, known, probe):
+        if known.first_sha256 is None and buggy.calls < 5:  # the first five checks raise
+            buggy.calls += 1
+            raise RuntimeError("a bug in the outcome rules")
+        return real(body, known, probe)
+
+    buggy.calls = 0
+    monkeypatch.setattr(verify, "outcome_of", buggy)
+    tally = world.check(concurrency="2", concurrency_per_host="2")
+    counts = [world.show(r)["check_count"] for r in reports]
+    assert tally.checks == 3 and sorted(counts) == [0] * 5 + [1] * 3
+    with world.store.session() as session:
+        assert session.scalar(select(func.count()).where(Report.lease_until.is_not(None))) == 0
+    monkeypatch.setattr(verify, "outcome_of", real)
+    world.check(concurrency="2", concurrency_per_host="2")
+    assert all(world.show(r)["check_count"] >= 1 for r in reports)
+
+
+def test_a_stop_while_waiting_for_room_claims_nothing_more(world):
+    """`ntd run` stopping mid-pass: the batch in hand is finished, and nothing more is
+    claimed, even when the stop comes while the pass waits for room to claim."""
+    import asyncio
+
+    from crawler.passes import run_pass
+
+    reports = one_site(world, 12, latency=0.2)
+
+    async def stopped_at_first_check():
+        stop = asyncio.Event()
+        settings = world.settings(concurrency="2", concurrency_per_host="2")
+        return await run_pass(settings, None, progress=lambda outcome: stop.set(), stop=stop)
+
+    tally = world.reactor_thread.run(stopped_at_first_check)
+    checked = sum(world.show(r)["check_count"] for r in reports)
+    assert tally.checks == checked <= 4  # the first claim: twice CONCURRENCY
+    with world.store.session() as session:
+        assert session.scalar(select(func.count()).where(Report.lease_until.is_not(None))) == 0
+
+
+def test_a_claim_failing_for_good_says_how_many_checks_were_lost(world, monkeypatch):
+    import crawler.spiders.verify as verify
+    from crawler.passes import run_pass
+    from store.exceptions import StoreUnavailable
+
+    reports = one_site(world, 8, latency=0.1)
+    real = verify.VerifySpider._claim_in
+    calls = []
+
+    def second_claim_fails(self, session, *, limit):
+        calls.append(limit)
+        if len(calls) >= 2:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(self, session, limit=limit)
+
+    monkeypatch.setattr(verify.VerifySpider, "_claim_in", second_claim_fails)
+    settings = world.settings(concurrency="2", concurrency_per_host="2", database_retries="0")
+    with pytest.raises(StoreUnavailable) as stopped:
+        world.reactor_thread.run(run_pass, settings, None)
+    recorded = sum(world.show(r)["check_count"] for r in reports)
+    assert f" {recorded} of its " in str(stopped.value)
+    assert recorded == 0  # the window in hand was never written
+
+
+def test_a_report_no_longer_online_keeps_the_hosting_it_had(world, small_windows):
+    """Hosting names who served the content: once gone, the report's address may answer
+    for someone else (a parked domain), and must not be re-attributed to them."""
+    three_networks(world)
+    world.check_and_resolve(**small_windows)
+    with world.store.session() as session:
+        session.execute(update(Hosting).values(resolved_at=utcnow() - timedelta(days=400)))
+        before = dict(session.execute(select(Hosting.report_id, Hosting.resolved_at)).all())
+    site = world.net.web.site("site0.test")
+    for page in range(PAGES):
+        site.take_down(f"/{page}.jpg", status=404)
+    _, resolved = world.check_and_resolve(**small_windows)
+    with world.store.session() as session:
+        after = dict(session.execute(select(Hosting.report_id, Hosting.resolved_at)).all())
+        gone = session.scalars(select(Report.id).where(Report.state == "removed")).all()
+    assert len(gone) == PAGES
+    assert all(after[r] == before[r] for r in gone)
+    assert resolved.resolved == NETWORKS * PAGES - PAGES

@@ -120,15 +120,37 @@ class VerifySpider(Spider):
         # whole queue to the first worker. Between one and two CONCURRENCY's worth in hand
         # keeps every slot busy and leaves the rest to the other workers.
         most = self.ntd.concurrency * 2
-        while self.stop is None or not self.stop.is_set():
-            while len(self.in_hand) > self.ntd.concurrency:
-                self.room.clear()
-                await self.room.wait()
+        while not self._stopping():
+            await self._room_or_stop()
+            if self._stopping():
+                return
             batch = self._store_or_stop(self._claim, most - len(self.in_hand))
             for claimed in batch:
                 yield self._request(claimed)
             if not batch or self.named_ids is not None:
                 return
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    async def _room_or_stop(self) -> None:
+        """Until at most CONCURRENCY claimed reports wait for their check, or a stop."""
+        while len(self.in_hand) > self.ntd.concurrency and not self._stopping():
+            self.room.clear()
+            waits = [asyncio.ensure_future(self.room.wait())]
+            if self.stop is not None:
+                waits.append(asyncio.ensure_future(self.stop.wait()))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+
+    def _let_go(self, report_id: int) -> None:
+        """The report's check is done with, recorded or not: room for another claim."""
+        self.in_hand.discard(report_id)
+        if len(self.in_hand) <= self.ntd.concurrency:
+            self.room.set()
 
     def _store_or_stop(self, write, *args):
         """Run one of the pass's writes; when the store fails for good, stop the pass."""
@@ -215,6 +237,14 @@ class VerifySpider(Spider):
     # -- what came back ------------------------------------------------------------
 
     async def parse(self, response):
+        try:
+            await self._parse(response)
+        finally:
+            # Whatever happened: a check that raised must not hold its room forever (its
+            # lease runs out and it is checked again next pass).
+            self._let_go(response.meta["claimed"].id)
+
+    async def _parse(self, response):
         claimed: Claimed = response.meta["claimed"]
         fingerprint = self._take_fingerprint(response.request)
         body = Body(
@@ -241,6 +271,12 @@ class VerifySpider(Spider):
         )
 
     def failed(self, failure) -> None:
+        try:
+            self._failed(failure)
+        finally:
+            self._let_go(failure.request.meta["claimed"].id)
+
+    def _failed(self, failure) -> None:
         request = failure.request
         self._take_fingerprint(request)
         host = urlsplit(request.url).hostname or ""
@@ -262,9 +298,6 @@ class VerifySpider(Spider):
     def _record(self, claimed: Claimed, meta: dict, outcome: str, detail: str | None, **seen):
         elapsed = int((time.monotonic() - meta["started"]) * 1000)
         check = CheckResult(at=utcnow(), outcome=outcome, detail=detail, elapsed_ms=elapsed, **seen)
-        self.in_hand.discard(claimed.id)
-        if len(self.in_hand) <= self.ntd.concurrency:
-            self.room.set()
         if self.progress is not None:
             self.progress(outcome)
         if self.recorder.add(claimed.id, check):
@@ -299,6 +332,8 @@ class VerifySpider(Spider):
         try:
             if self.failure is None:
                 await self._record_the_rest()
+            else:  # a claim or a release failed for good: the window in hand is lost
+                self.recorder.drop_unwritten()
         except CloseSpider:
             pass  # closing already; self.failure says why
         finally:
@@ -309,13 +344,17 @@ class VerifySpider(Spider):
         if self.recorder.tally.checks:
             failing = await resolver_is_failing(self.ntd, self.ntd.outage_probe_name)
         self._store_or_stop(self.recorder.flush, failing)
-        if self.in_hand:  # claimed but not checked (a stop or shutdown): back to the queue
-            self._store_or_stop(
+        # Every lease still held is a report claimed but not recorded: not reached (a stop),
+        # its check raised, or claimed by a try whose answer was lost and tried again.
+        # Recording gives a lease back, so these go back to the queue.
+        self._store_or_stop(
+            partial(
                 self.store.transaction,
-                partial(release, worker=self.worker, ids=sorted(self.in_hand)),
+                partial(release, worker=self.worker),
                 retries=self.ntd.database_retries,
                 backoff=self.ntd.database_retry,
             )
+        )
 
 
 def _content_type(value: bytes | None) -> str | None:
