@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from stats.columns import STATES, Columns, Factor
 from stats.figures import compute
-from store.db import BUSY_TIMEOUT, Store
+from store.db import Store
 
 _EPOCH = {
     "sqlite": "(julianday({0}) - 2440587.5) * 86400.0",
@@ -44,7 +44,6 @@ _ARROW_SQL = f"""
 _BATCH_ROWS = 131_072
 _SLICE_ROWS = 250_000  # fewer reports per reader are not worth a thread
 _MOST_READERS = 4
-_BUSY_TIMEOUT_MS = int(BUSY_TIMEOUT.total_seconds() * 1000)
 
 
 def _sql(dialect: str) -> str:
@@ -64,7 +63,8 @@ def load_columns(store: Store) -> Columns:
     if path and path != ":memory:" and not path.startswith("file:"):
         with store.engine.connect() as connection:
             first, last = connection.exec_driver_sql("SELECT min(id), max(id) FROM reports").one()
-        return _arrow_columns(path, _slices(first or 0, last or 0))
+        busy_ms = int(store.busy_timeout.total_seconds() * 1000)
+        return _arrow_columns(path, _slices(first or 0, last or 0), busy_ms)
     return _cursor_columns(store)
 
 
@@ -102,7 +102,7 @@ def _cursor_columns(store: Store) -> Columns:
     )
 
 
-def _arrow_columns(path: str, slices: list[tuple[int, int | None]]) -> Columns:
+def _arrow_columns(path: str, slices: list[tuple[int, int | None]], busy_ms: int) -> Columns:
     # Imported here: pyarrow takes a few tenths of a second to import, and only the
     # statistics need it. The driver's low-level API, not its DB-API module: that one
     # imports pyarrow.dataset, and with it pandas where pandas is installed (a second).
@@ -117,7 +117,7 @@ def _arrow_columns(path: str, slices: list[tuple[int, int | None]]) -> Columns:
             with adbc.AdbcStatement(link) as statement:
                 # As the store's own connections wait: a checkpoint or a WAL recovery
                 # under way would otherwise fail the read at once.
-                statement.set_sql_query(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                statement.set_sql_query(f"PRAGMA busy_timeout = {int(busy_ms)}")
                 statement.execute_update()
             with adbc.AdbcStatement(link) as statement:
                 statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
@@ -130,7 +130,10 @@ def _arrow_columns(path: str, slices: list[tuple[int, int | None]]) -> Columns:
     # 1/n of the time. Each slice is its own read transaction: a report is read once,
     # though a write landing between two slices' starts may show in one and not the other.
     with ThreadPoolExecutor(len(slices)) as pool:
-        table = pa.concat_tables(pool.map(read, slices))
+        tables = list(pool.map(read, slices))
+    # A slice without rows (ids deleted by hand) comes back typed by no values at all, and
+    # would not concatenate with the others.
+    table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
     created, first, removed, state, seen, reappeared, asn, org, country, category = table.columns
     state_codes = _labels(state)
     known = {name: code for code, name in enumerate(STATES)}

@@ -33,11 +33,12 @@ logger = logging.getLogger(__name__)
 class Store:
     """The database, migrated to the newest schema.
 
-    Reads ``DATABASE_URL``; the crawler also passes ``SQLITE_BUSY_TIMEOUT``.
+    Reads ``DATABASE_URL``; the commands also pass ``SQLITE_BUSY_TIMEOUT``.
     """
 
     def __init__(self, url: str, *, busy_timeout: timedelta = BUSY_TIMEOUT) -> None:
         self.url = url
+        self.busy_timeout = busy_timeout
         self.engine = _create_engine(url, busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -143,3 +143,22 @@ def test_sqlite_slices_on_threads_read_every_report_once(tmp_path, monkeypatch):
 def test_slices_cover_the_ids_without_overlap(first, last, expected, monkeypatch):
     monkeypatch.setattr(query.os, "cpu_count", lambda: 2)
     assert query._slices(first, last) == expected
+
+
+def test_sqlite_slices_without_reports_are_skipped(tmp_path, monkeypatch):
+    """Ids deleted by hand (an erasure request) leave a slice with no rows; the read
+    must not trip over it."""
+    from sqlalchemy import text
+
+    from store.db import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'ntd.sqlite3'}")
+    monkeypatch.setattr(query, "_SLICE_ROWS", 50)
+    monkeypatch.setattr(query.os, "cpu_count", lambda: 8)
+    records = fill(store, 400, seed=11)
+    with store.session() as session:
+        session.execute(text("DELETE FROM hosting WHERE report_id BETWEEN 101 AND 300"))
+        session.execute(text("DELETE FROM reports WHERE id BETWEEN 101 AND 300"))
+    kept = records[:100] + records[300:]
+    assert_same(query.load_columns(store), Columns.from_records(kept))
+    store.close()
