@@ -8,7 +8,7 @@ from functools import cached_property
 
 import settings as settings_module
 from settings import Settings
-from store.db import Store, open_store
+from store.db import Store, open_store_for
 
 
 class CommandError(Exception):
@@ -23,9 +23,7 @@ class Context:
 
     @cached_property
     def store(self) -> Store:
-        return open_store(
-            self.settings.database_url, busy_timeout=self.settings.sqlite_busy_timeout
-        )
+        return open_store_for(self.settings)
 
     @property
     def actor(self) -> str:

@@ -18,7 +18,7 @@ from notifier.passes import notify
 from simnet import Internet
 from stats.query import figures
 from store import reports
-from store.db import open_store
+from store.db import open_store_for
 from store.models import Hosting, Report
 from store.types import utcnow
 
@@ -57,7 +57,7 @@ async def run(out: Console) -> None:
         rdap = net.start_rdap()
         urls = build(net, rdap)
         settings = demo_settings(net, rdap.url)
-        store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+        store = open_store_for(settings)
         out.rule("1. Reports come in")
         out.print(
             f"A simulated internet is running on this machine: {len(PROVIDERS)} hosting "

@@ -21,7 +21,7 @@ from scrapy.utils.reactor import install_reactor
 from service.jobs import Service
 from service.leader import Leadership
 from settings import Settings
-from store.db import open_store
+from store.db import open_store_for
 
 logger = logging.getLogger("ntd.run")
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -35,7 +35,7 @@ def run(settings: Settings, wire: Callable) -> None:
 
     loop = reactor._asyncioEventloop
     asyncio.set_event_loop(loop)
-    store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    store = open_store_for(settings)
     service = Service(settings, store)
     scheduler = AsyncIOScheduler(event_loop=loop)
     wire(scheduler, service)

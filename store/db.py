@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -21,6 +21,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.exceptions import StoreUnavailable
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any fixed number: schedulers and workers that start together migrate one at a time.
@@ -89,6 +92,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_store_for(settings: Settings) -> Store:
+    """The store DATABASE_URL names, its writes waiting SQLITE_BUSY_TIMEOUT for a lock."""
+    return open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
 
 
 def open_store(url: str, *, busy_timeout: timedelta = BUSY_TIMEOUT) -> Store:

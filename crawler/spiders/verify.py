@@ -36,7 +36,7 @@ from crawler.scrapy_settings import NTD_SETTINGS_KEY, scrapy_settings
 from hosting.dns import resolver_is_failing
 from hosting.domains import registered_domain
 from store.checks import CheckResult
-from store.db import open_store
+from store.db import open_store_for
 from store.exceptions import StoreUnavailable
 from store.models import Fingerprint as ExpectedFingerprint
 from store.models import Report
@@ -75,7 +75,7 @@ class VerifySpider(Spider):
         super().__init__(*args, **kwargs)
         self.progress = progress  # called with each check's outcome, e.g. to draw a bar
         self.stop = stop  # an asyncio.Event: once set, no new batch is claimed
-        self.on_stored = on_stored  # called with each stored window's connected ids
+        self.on_stored = on_stored  # called with each stored window's online ids
         if isinstance(ids, str):
             ids = [int(i) for i in ids.split(",") if i.strip()]
         self.named_ids: list[int] | None = list(ids) if ids else None
@@ -90,9 +90,7 @@ class VerifySpider(Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.ntd = crawler.settings.get(NTD_SETTINGS_KEY) or settings_module.load()
-        spider.store = open_store(
-            spider.ntd.database_url, busy_timeout=spider.ntd.sqlite_busy_timeout
-        )
+        spider.store = open_store_for(spider.ntd)
         spider.recorder = Recorder(spider.store, spider.ntd, spider.worker, spider.on_stored)
         spider.cap = spider.ntd.max_body_bytes
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
