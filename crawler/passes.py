@@ -24,6 +24,7 @@ from crawler.resolver import SafeResolver
 from crawler.scrapy_settings import NTD_SETTINGS_KEY
 from crawler.spiders.verify import VerifySpider
 from settings import Settings
+from store.db import Store
 from store.exceptions import StoreUnavailable
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -42,7 +43,7 @@ async def run_pass(
     ``progress`` is called with the outcome of each check as it is made. Once ``stop``
     is set, the pass claims nothing more and ends when the batch in hand is done.
     ``on_stored`` is called, as each window of checks is stored, with the ids of its
-    reports whose check reached a server (`HostingResolver.submit`, say).
+    reports seen online (`HostingResolver.submit`, say).
     Raises StoreUnavailable when the pass stopped because the database failed.
     """
     from twisted.internet import reactor
@@ -77,29 +78,50 @@ def _stopped(spider: VerifySpider, settings: Settings) -> str:
     )
 
 
+async def pass_and_hosting(
+    store: Store,
+    settings: Settings,
+    ids: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    then_all_missing: bool = False,
+):
+    """A pass and the hosting of the reports it saw online: (pass tally, hosting tally).
+
+    The hosting of each window of checks is resolved as soon as the window is stored,
+    while the pass goes on: the look-ups mostly wait on RDAP_RATE, the pass on the web.
+    Only this pass's reports, unless ``then_all_missing``: then every report online whose
+    hosting is still missing too, with the same look-up state (what the windows asked
+    is not asked again).
+    """
+    from hosting.resolve import HostingResolver
+
+    async with HostingResolver(store, settings) as hosting:
+        tally = await run_pass(settings, ids, progress, stop, on_stored=hosting.submit)
+        if then_all_missing:
+            await hosting.finish()
+            await hosting.resolve()
+        return tally, await hosting.finish()
+
+
 async def check_and_resolve(
     settings: Settings,
     ids: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
 ):
-    """A pass and the hosting of the reports it reached: what `ntd check` does.
+    """What `ntd check` does: a pass and the hosting of the reports it saw online.
 
-    The hosting of each window of checks is resolved as soon as the window is stored,
-    while the pass goes on: the look-ups mostly wait on RDAP_RATE, the pass on the web.
-    Only this pass's reports: workers sharing the queue each resolve their own share, and
-    what an earlier resolution missed is resolved by `ntd notify` before it plans.
+    Only this pass's: workers sharing the queue each resolve their own share, and what an
+    earlier resolution missed is resolved by `ntd notify` before it plans.
     """
-    from hosting.resolve import HostingResolver
-    from store.db import open_store
+    from store.db import open_store_for
 
-    store = open_store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    store = open_store_for(settings)
     try:
-        async with HostingResolver(store, settings) as hosting:
-            tally = await run_pass(settings, ids, progress, on_stored=hosting.submit)
-            resolved = await hosting.finish()
+        return await pass_and_hosting(store, settings, ids, progress)
     finally:
         store.close()
-    return tally, resolved
 
 
 def check(

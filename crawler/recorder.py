@@ -68,7 +68,7 @@ class Recorder:
     """Buffers a pass's checks and writes them window by window.
 
     ``on_stored``, when given, is called with the ids of each stored window's reports
-    whose check reached a server, so that their hosting can be resolved while the pass
+    seen online, so that their hosting can be resolved while the pass
     goes on. Reads OUTAGE_MIN_CHECKS, OUTAGE_SHARE, DATABASE_RETRIES, DATABASE_RETRY and
     the state rules' settings.
     """

@@ -32,19 +32,15 @@ class Service:
 
 
 async def check(service: Service) -> None:
-    """A verification pass over every due report, the hosting of what it reached resolved
-    window by window as the pass goes on, then of any other report online still missing."""
-    from crawler.passes import run_pass
-    from hosting.resolve import HostingResolver
+    """A verification pass over every due report, the hosting of what it saw online
+    resolved window by window as the pass goes on, then of any other report online still
+    missing."""
+    from crawler.passes import pass_and_hosting
 
-    async with (
-        _counted(service, "check"),
-        HostingResolver(service.store, service.settings) as hosting,
-    ):
-        tally = await run_pass(service.settings, stop=service.stopping, on_stored=hosting.submit)
-        await hosting.finish()
-        await hosting.resolve()  # one look-up state: what the windows asked is not asked again
-        resolved = await hosting.finish()
+    async with _counted(service, "check"):
+        tally, resolved = await pass_and_hosting(
+            service.store, service.settings, stop=service.stopping, then_all_missing=True
+        )
         if resolved.resolved:
             # New content online with its abuse desk known: its first notice need not
             # wait for NOTIFY_EVERY, which is the reminders' pace.
