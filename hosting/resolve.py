@@ -68,16 +68,16 @@ def targets(store: Store, settings: Settings, ids: list[int] | None = None) -> l
         )
     )
     if ids is None:
-        with store.session() as session:
-            query = query.where(Report.state == ONLINE)
-            return [Target(r.id, r.canonical_url, r.last_ip) for r in session.execute(query)]
-    found = []
+        queries = [query.where(Report.state == ONLINE)]
+    else:  # in slices: SQLite takes at most 32,766 bound values in one statement
+        slices = (ids[start : start + ID_SLICE] for start in range(0, len(ids), ID_SLICE))
+        queries = [query.where(Report.id.in_(sliced)) for sliced in slices]
     with store.session() as session:
-        # In slices: SQLite takes at most 32,766 bound values in one statement.
-        for start in range(0, len(ids), ID_SLICE):
-            sliced = query.where(Report.id.in_(ids[start : start + ID_SLICE]))
-            found += [Target(r.id, r.canonical_url, r.last_ip) for r in session.execute(sliced)]
-    return found
+        return [
+            Target(row.id, row.canonical_url, row.last_ip)
+            for sliced in queries
+            for row in session.execute(sliced)
+        ]
 
 
 async def resolve_hosting(
@@ -144,10 +144,13 @@ class HostingResolver:
             batch = work[start : start + BATCH]
             # Reports on one host name at one address have the same hosting: resolve each
             # pair once and give every report of it the same fields.
-            pairs = {(urlsplit(t.url).hostname, t.ip): t for t in reversed(batch)}
-            found = await asyncio.gather(*(self._one(t) for t in pairs.values()))
-            fields_of = dict(zip(pairs, found, strict=True))
-            results = [fields_of[urlsplit(t.url).hostname, t.ip] for t in batch]
+            keys = [(urlsplit(t.url).hostname, t.ip) for t in batch]
+            first: dict[tuple, Target] = {}
+            for key, target in zip(keys, batch, strict=True):
+                first.setdefault(key, target)
+            found = await asyncio.gather(*(self._one(t) for t in first.values()))
+            fields_of = dict(zip(first, found, strict=True))
+            results = [fields_of[key] for key in keys]
             _store(self.store, batch, results, self.tally)
 
     async def _background(self, ids: list[int]) -> None:
