@@ -19,6 +19,14 @@ STATES = ("queued", "online", "unreachable", "removed", "rejected", "closed")
 _STATE_CODES = {name: code for code, name in enumerate(STATES)}
 
 
+def state_codes(names: Sequence[str]) -> np.ndarray:
+    """The codes (indexes into STATES) of state names; a clear error for an unknown one."""
+    try:
+        return np.fromiter(map(_STATE_CODES.__getitem__, names), np.int8, len(names))
+    except KeyError as error:
+        raise ValueError(f"unknown report state {error.args[0]!r}") from None
+
+
 class Record(NamedTuple):
     """One report as the statistics see it. Times are epoch seconds."""
 
@@ -95,10 +103,7 @@ class Columns:
         if isinstance(state, np.ndarray) and state.dtype.kind in "iu":
             codes = state.astype(np.int8)
         else:
-            try:
-                codes = np.fromiter(map(_STATE_CODES.__getitem__, state), np.int8, len(state))
-            except KeyError as error:
-                raise ValueError(f"unknown report state {error.args[0]!r}") from None
+            codes = state_codes(state)
         columns = cls(
             # None becomes NaN when numpy converts to float.
             np.asarray(created_at, dtype=np.float64),

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from sqlalchemy.engine import make_url
 
-from stats.columns import STATES, Columns, Factor
+from stats.columns import STATES, Columns, Factor, state_codes
 from stats.figures import compute
 from store.db import Store
 
@@ -135,19 +135,14 @@ def _arrow_columns(path: str, slices: list[tuple[int, int | None]], busy_ms: int
     # would not concatenate with the others.
     table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
     created, first, removed, state, seen, reappeared, asn, org, country, category = table.columns
-    state_codes = _labels(state)
-    known = {name: code for code, name in enumerate(STATES)}
-    try:
-        to_state = np.array([known[name] for name in state_codes.labels], dtype=np.int8)
-    except KeyError as error:
-        raise ValueError(f"unknown report state {error.args[0]!r}") from None
+    states = _labels(state)
     asn_values = _numpy(asn)
     asn_labels, asn_codes = np.unique(asn_values, return_inverse=True)
     return Columns.of(
         created_at=_epoch(created),
         first_notice_at=_epoch(first),
         removed_at=_epoch(removed),
-        state=to_state[state_codes.codes] if len(state_codes.codes) else state_codes.codes,
+        state=state_codes(states.labels)[states.codes],
         seen_online=_numpy(seen).astype(bool),
         reappearances=_numpy(reappeared),
         asn=Factor(asn_codes.astype(np.int64), [None if a == -1 else int(a) for a in asn_labels]),
