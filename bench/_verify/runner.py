@@ -89,30 +89,11 @@ def run(
     stdin: Path | None = None,
     timeout: float = 900,
 ) -> Measured:
-    out_path, err_path = logs / f"{name}.out", logs / f"{name}.err"
-    with contextlib.ExitStack() as files:
-        out = files.enter_context(open(out_path, "wb"))
-        err = files.enter_context(open(err_path, "wb"))
-        source = files.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=source, stdout=out, stderr=err, env=env, cwd=cwd)
-        timer = threading.Timer(timeout, process.kill)
-        timer.start()
-        try:
-            # wait4, not wait: it gives the child's (and its children's) rusage.
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(
-        returncode=process.returncode,
-        wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        maxrss_kb=usage.ru_maxrss,
-        stdout=out_path.read_text(errors="replace"),
-        stderr=err_path.read_text(errors="replace"),
+    """``command`` run to its end, its output in ``logs``/``name``.out and .err."""
+    [measured] = run_together(
+        [command], env=env, cwd=cwd, logs=logs, name=name, stdin=stdin, timeout=timeout
     )
+    return measured
 
 
 def run_together(
@@ -122,27 +103,29 @@ def run_together(
     cwd: Path,
     logs: Path,
     name: str,
+    stdin: Path | None = None,
     timeout: float = 900,
 ) -> list[Measured]:
-    """``commands`` started at once and each measured as ``run`` does; wall time of each
-    runs from the first spawn to its own exit."""
+    """``commands`` started at once, each measured alone: wall time from the first spawn
+    to its own exit. Output goes to ``name``-i.out and .err (``name``.out for just one)."""
+    stems = [name] if len(commands) == 1 else [f"{name}-{i}" for i in range(len(commands))]
     with contextlib.ExitStack() as files:
         started = time.perf_counter()
         processes = []
-        for i, command in enumerate(commands):
-            out = files.enter_context(open(logs / f"{name}-{i}.out", "wb"))
-            err = files.enter_context(open(logs / f"{name}-{i}.err", "wb"))
+        for stem, command in zip(stems, commands, strict=True):
+            out = files.enter_context(open(logs / f"{stem}.out", "wb"))
+            err = files.enter_context(open(logs / f"{stem}.err", "wb"))
+            source = files.enter_context(open(stdin, "rb")) if stdin else subprocess.DEVNULL
             processes.append(
-                subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd
-                )
+                subprocess.Popen(command, stdin=source, stdout=out, stderr=err, env=env, cwd=cwd)
             )
         timers = [threading.Timer(timeout, p.kill) for p in processes]
         for timer in timers:
             timer.start()
         measured = []
         try:
-            for i, process in enumerate(processes):
+            for stem, process in zip(stems, processes, strict=True):
+                # wait4, not wait: it gives the child's (and its children's) rusage.
                 _, status, usage = os.wait4(process.pid, 0)
                 measured.append(
                     Measured(
@@ -150,8 +133,8 @@ def run_together(
                         wall=time.perf_counter() - started,
                         cpu=usage.ru_utime + usage.ru_stime,
                         maxrss_kb=usage.ru_maxrss,
-                        stdout=(logs / f"{name}-{i}.out").read_text(errors="replace"),
-                        stderr=(logs / f"{name}-{i}.err").read_text(errors="replace"),
+                        stdout=(logs / f"{stem}.out").read_text(errors="replace"),
+                        stderr=(logs / f"{stem}.err").read_text(errors="replace"),
                     )
                 )
         finally:
