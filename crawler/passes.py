@@ -37,13 +37,16 @@ async def run_pass(
     progress: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     on_stored: Callable[[list[int]], None] | None = None,
+    on_online: Callable[[str, str], None] | None = None,
 ) -> PassTally:
     """One pass over every due report, or over ``ids`` now. Needs the asyncio reactor.
 
     ``progress`` is called with the outcome of each check as it is made. Once ``stop``
     is set, the pass claims nothing more and ends when the batch in hand is done.
     ``on_stored`` is called, as each window of checks is stored, with the ids of its
-    reports seen online (`HostingResolver.submit`, say).
+    reports seen online (`HostingResolver.submit`, say); ``on_online``, as each check is
+    made, with the URL and address of a report seen online whose hosting is missing,
+    stale or for another address (`HostingResolver.expect`).
     Raises StoreUnavailable when the pass stopped because the database failed.
     """
     from twisted.internet import reactor
@@ -57,7 +60,12 @@ async def run_pass(
     runner = AsyncCrawlerRunner(scrapy_settings)
     crawler = runner.create_crawler(VerifySpider)
     await runner.crawl(
-        crawler, ids=list(ids) if ids else None, progress=progress, stop=stop, on_stored=on_stored
+        crawler,
+        ids=list(ids) if ids else None,
+        progress=progress,
+        stop=stop,
+        on_stored=on_stored,
+        on_online=on_online,
     )
     spider = crawler.spider
     if spider.failure is not None:
@@ -89,8 +97,9 @@ async def pass_and_hosting(
 ):
     """A pass and the hosting of the reports it saw online: (pass tally, hosting tally).
 
-    The hosting of each window of checks is resolved as soon as the window is stored,
-    while the pass goes on: the look-ups mostly wait on RDAP_RATE, the pass on the web.
+    The look-ups for a report start as soon as its check sees it online, and its window's
+    hosting is stored as soon as the window is, while the pass goes on: the look-ups
+    mostly wait on RDAP_RATE, the pass on the web.
     Only this pass's reports, unless ``then_all_missing``: then every report online whose
     hosting is still missing too, with the same look-up state (what the windows asked
     is not asked again).
@@ -98,7 +107,9 @@ async def pass_and_hosting(
     from hosting.resolve import HostingResolver
 
     async with HostingResolver(store, settings) as hosting:
-        tally = await run_pass(settings, ids, progress, stop, on_stored=hosting.submit)
+        tally = await run_pass(
+            settings, ids, progress, stop, on_stored=hosting.submit, on_online=hosting.expect
+        )
         if then_all_missing:
             await hosting.finish()
             await hosting.resolve()

@@ -4,19 +4,30 @@ Network answers are kept per BGP prefix (Team Cymru's) for RDAP_CACHE_TTL, and o
 look-up per prefix is in flight at a time: the thousandth report on a network costs no
 request. Without a Cymru answer the address itself is the key. Registrars are kept per
 registered domain the same way.
+
+Workers sharing the store share their look-ups too (store/lookups.py): a worker asks
+about a key only under its lease, and a worker that finds the lease taken waits for the
+answer in the cache. Each worker has one look-up at a time per RDAP server (RDAP_RATE
+spaces them anyway), so the next key goes to whichever worker's turn comes first, and
+N workers ask a set of networks about N times as fast, each network once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from dataclasses import asdict
+from datetime import timedelta
 
 from hosting.contacts import clean_email, network_contacts
 from hosting.cymru import Origin
 from hosting.exceptions import HostingError
 from hosting.rdap import RdapClient
 from settings import Settings
+from store import lookups
 from store.db import Store
 from store.models import NetworkCache
 from store.types import utcnow
@@ -36,6 +47,12 @@ class NetworkLookup:
         self.ttl = settings.rdap_cache_ttl
         self.client = RdapClient(settings, **client_options)
         self._inflight: dict[str, asyncio.Future] = {}
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # Waiting workers look at the cache this often (seconds); a lease is renewed while
+        # its look-up runs, so it can be short: a killed worker holds others up briefly.
+        self.poll = min(max(0.5 / settings.rdap_rate, 0.05), 0.5)
+        self.lease = timedelta(seconds=10 * self.poll)
+        self._turns: dict[str, asyncio.Semaphore] = {}  # one look-up at a time per server
 
     async def __aenter__(self) -> NetworkLookup:
         return self
@@ -58,23 +75,72 @@ class NetworkLookup:
     async def network(self, ip: str, origin: Origin | None) -> dict | None:
         """What RDAP says of the network announcing ``ip``, or None when it cannot say."""
         key = origin.prefix if origin else f"ip:{ip}"
-        return await self._single_flight(key, lambda: self._network(ip, key, origin))
+        return await self._single_flight(key, ("ip", ip), lambda: self._network(ip, key, origin))
 
     async def registrar(self, domain: str) -> dict | None:
         """The registrar of ``domain`` and its abuse address, from domain RDAP."""
         key = f"domain:{domain}"
-        return await self._single_flight(key, lambda: self._registrar(domain, key))
+        make = lambda: self._registrar(domain, key)  # noqa: E731
+        return await self._single_flight(key, ("domain", domain), make)
 
-    async def _single_flight(self, key: str, make) -> dict | None:
+    async def _single_flight(self, key: str, server: tuple[str, str], make) -> dict | None:
         if key not in self._inflight:
-            self._inflight[key] = asyncio.ensure_future(self._cached_or(key, make))
+            self._inflight[key] = asyncio.ensure_future(self._cached_or(key, make, server))
         return await self._inflight[key]
 
-    async def _cached_or(self, key: str, make) -> dict | None:
+    async def _cached_or(self, key: str, make, server: tuple[str, str]) -> dict | None:
+        """The cached answer for ``key``; or ``make()``'s, asked under the key's lease; or
+        the answer of the worker holding the lease, once it is in the cache."""
+        turn = self._turns.setdefault(self._server(*server), asyncio.Semaphore(1))
+        while True:
+            found = self._cached(key)
+            if found is not None:
+                return found
+            async with turn:
+                if self._take(key):
+                    renewing = asyncio.ensure_future(self._renew(key))
+                    try:
+                        return await self._ask(key, make)
+                    finally:
+                        renewing.cancel()
+                        self._give_back(key)
+            await asyncio.sleep(self.poll)  # another worker is asking: wait for its answer
+
+    async def _renew(self, key: str) -> None:
+        """Keep the lease on ``key`` while its look-up runs (cancelled when it ends)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            with self.store.session() as session:
+                lookups.renew(session, key, self.worker, until=utcnow() + self.lease)
+
+    def _server(self, kind: str, query: str) -> str:
+        try:
+            return self.client.base_for(kind, query)
+        except HostingError:
+            return ""  # no server to ask: the look-up fails at once, whichever turn it has
+
+    def _cached(self, key: str) -> dict | None:
         with self.store.session() as session:
             row = session.get(NetworkCache, key)
             if row is not None and row.fetched_at > utcnow() - self.ttl:
                 return row.data
+        return None
+
+    def _take(self, key: str) -> bool:
+        """The key's lease, unless another worker holds it or has just answered."""
+        with self.store.session() as session:
+            if not lookups.take(session, key, self.worker, now=utcnow(), ttl=self.lease):
+                return False
+        if self._cached(key) is not None:  # answered between our look and our lease
+            self._give_back(key)
+            return False
+        return True
+
+    def _give_back(self, key: str) -> None:
+        with self.store.session() as session:
+            lookups.give_back(session, key, self.worker)
+
+    async def _ask(self, key: str, make) -> dict | None:
         try:
             data = await make()
         except HostingError as error:

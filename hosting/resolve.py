@@ -10,6 +10,7 @@ everything; a CDN's abuse desk is told when the origin hides behind one.
 from __future__ import annotations
 
 import asyncio
+import copy
 import ipaddress
 import logging
 from dataclasses import dataclass, field
@@ -23,14 +24,14 @@ from hosting.dns import make_resolver, resolve_addresses
 from hosting.domains import registered_domain
 from hosting.networks import NetworkLookup
 from settings import Settings
-from store.contacts import override_for
+from store.contacts import list_contacts, override_among
 from store.db import Store
 from store.models import ONLINE, Hosting, Report
 from store.types import utcnow
 from store.writes import upsert
 
 logger = logging.getLogger(__name__)
-PARALLEL = 32
+PARALLEL = 32  # DNS look-ups in flight at once
 BATCH = 1000  # targets in memory at once: memory stays flat however many are due
 
 
@@ -52,9 +53,24 @@ class Target:
 ID_SLICE = 10_000
 
 
+def fresh_hosting(session, settings: Settings, ids: list[int]) -> dict[int, str]:
+    """Of ``ids`` (at most ID_SLICE), the reports whose hosting is fresh, with the address
+    it was resolved for: a report seen online at that address needs no look-up."""
+    rows = session.execute(
+        select(Hosting.report_id, Hosting.ip).where(
+            Hosting.report_id.in_(ids), Hosting.resolved_at >= _stale(settings)
+        )
+    )
+    return {row.report_id: row.ip for row in rows}
+
+
+def _stale(settings: Settings):
+    return utcnow() - settings.rdap_cache_ttl
+
+
 def targets(store: Store, settings: Settings, ids: list[int] | None = None) -> list[Target]:
     """Reports seen online whose hosting is missing, stale, or for another address."""
-    stale = utcnow() - settings.rdap_cache_ttl
+    stale = _stale(settings)
     query = (
         select(Report.id, Report.canonical_url, Report.last_ip)
         .outerjoin(Hosting, Hosting.report_id == Report.id)
@@ -99,6 +115,10 @@ class HostingResolver:
     was submitted and returns the tally. Leaving the ``async with`` cancels the batches
     still running (a pass that failed does not wait for its hosting).
 
+    ``expect(url, ip)`` starts the look-ups of one report seen online before its window
+    is stored: they wait on RDAP_RATE, the window on the web, so a pass hands each one
+    over as it is seen, and ``submit()`` later finds the answers ready.
+
     Reads RDAP_URL, RDAP_RATE, RDAP_CACHE_TTL and the DNS settings.
     """
 
@@ -110,7 +130,10 @@ class HostingResolver:
         # DNS once per address and per name in a run, not once per report.
         self._once = _Once()
         self._networks = NetworkLookup(store, settings, self._dns)
-        self._limit = asyncio.Semaphore(PARALLEL)
+        # Only the DNS look-ups are limited here: a host waiting for its network's RDAP
+        # answer (another worker's, say) must not hold a place that the next host, on a
+        # network nobody is asking yet, could use. RDAP has its own turns (NetworkLookup).
+        self._dns_limit = asyncio.Semaphore(PARALLEL)
         self._running: set[asyncio.Task] = set()
 
     async def __aenter__(self) -> HostingResolver:
@@ -122,6 +145,10 @@ class HostingResolver:
             await _cancel(self._once.futures)
         finally:
             await self._networks.close()
+
+    def expect(self, url: str, ip: str) -> None:
+        """Start the look-ups for content seen online at ``ip`` now. Never raises."""
+        self._lookup(Target(0, url, ip))
 
     def submit(self, ids: list[int]) -> None:
         """Resolve the hosting of ``ids`` in the background."""
@@ -144,14 +171,19 @@ class HostingResolver:
             batch = work[start : start + BATCH]
             # Reports on one host name at one address have the same hosting: resolve each
             # pair once and give every report of it the same fields.
-            keys = [(urlsplit(t.url).hostname, t.ip) for t in batch]
+            keys = [_key(t) for t in batch]
             first: dict[tuple, Target] = {}
             for key, target in zip(keys, batch, strict=True):
                 first.setdefault(key, target)
-            found = await asyncio.gather(*(self._one(t) for t in first.values()))
-            fields_of = dict(zip(first, found, strict=True))
+            found = await asyncio.gather(*(self._lookup(t) for t in first.values()))
+            # Each batch gets its own copy: staff's contacts are applied to it when stored.
+            fields_of = {k: copy.deepcopy(f) for k, f in zip(first, found, strict=True)}
             results = [fields_of[key] for key in keys]
             _store(self.store, batch, results, self.tally)
+
+    def _lookup(self, target: Target) -> asyncio.Future:
+        """The hosting of ``target``'s host name at its address, looked up once a run."""
+        return self._once.start(("hosting", *_key(target)), lambda: self._one(target))
 
     async def _background(self, ids: list[int]) -> None:
         try:
@@ -161,13 +193,27 @@ class HostingResolver:
             self.tally.errors.append(f"{len(ids)} reports left unresolved: {error}")
 
     async def _one(self, target: Target) -> dict | None:
-        async with self._limit:
-            try:
-                return await _resolve(target, self.settings, self._dns, self._networks, self._once)
-            except Exception as error:  # one report's failure must not stop the rest
-                logger.warning("hosting of report %d: %s", target.report_id, error)
-                self.tally.errors.append(f"report {target.report_id}: {error}")
-                return None
+        try:
+            return await _resolve(target, self._dns_lookups, self._networks)
+        except Exception as error:  # one host's failure must not stop the rest
+            host, ip = _key(target)
+            logger.warning("hosting of %s at %s: %s", host, ip, error)
+            self.tally.errors.append(f"{host} at {ip}: {error}")
+            return None
+
+    def _dns_lookups(self, key: tuple, lookup):
+        """``lookup(resolver)``, once a run for ``key`` and at most PARALLEL at a time."""
+
+        async def limited():
+            async with self._dns_limit:
+                return await lookup(self._dns)
+
+        return self._once(key, limited)
+
+
+def _key(target: Target) -> tuple[str | None, str]:
+    """Reports on one host name at one address have the same hosting."""
+    return urlsplit(target.url).hostname, target.ip
 
 
 # A resolution replaces the previous one whole: a field this one did not find is cleared,
@@ -178,14 +224,14 @@ _EMPTY = {column.name: None for column in Hosting.__table__.columns}
 def _store(store: Store, work: list[Target], results: list, tally: ResolveTally) -> None:
     now = utcnow()
     with store.session() as session:
-        contacts: dict[tuple, object] = {}  # staff contacts, asked once per key
+        contacts = list_contacts(session)  # staff's, read once for the batch
         applied: set[int] = set()  # reports of one host and address share their fields
         rows = []
         for target, fields in zip(work, results, strict=True):
             if fields is not None:
                 if id(fields) not in applied:
                     applied.add(id(fields))
-                    _apply_overrides(session, fields, contacts)
+                    _apply_overrides(contacts, fields)
                 rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
         # An upsert: another worker may be resolving the same reports at this moment.
         upsert(session, Hosting, rows)
@@ -204,10 +250,15 @@ class _Once:
     def futures(self) -> list[asyncio.Future]:
         return list(self._futures.values())
 
-    async def __call__(self, key: tuple, make):
+    def start(self, key: tuple, make) -> asyncio.Future:
+        """The look-up of ``key``, started now unless it already was; awaitable as is
+        (shielded: one awaiter cancelled does not cancel it for the others)."""
         if key not in self._futures:
             self._futures[key] = asyncio.ensure_future(make())
-        return await asyncio.shield(self._futures[key])
+        return asyncio.shield(self._futures[key])
+
+    async def __call__(self, key: tuple, make):
+        return await self.start(key, make)
 
 
 async def _cancel(futures) -> None:
@@ -223,9 +274,7 @@ def resolve_missing(store: Store, settings: Settings) -> ResolveTally:
     return asyncio.run(resolve_hosting(store, settings))
 
 
-async def _resolve(
-    target: Target, settings: Settings, dns, networks: NetworkLookup, once: _Once
-) -> dict:
+async def _resolve(target: Target, dns_lookup, networks: NetworkLookup) -> dict:
     host = urlsplit(target.url).hostname or ""
     domain = registered_domain(host)
     sources: dict[str, str] = {"ip": "crawler: the address connected to"}
@@ -238,10 +287,10 @@ async def _resolve(
     }
     if domain != host.strip("[]"):
         sources["registered_domain"] = "tldextract: bundled public suffix list"
-        names = await once(("names", host), lambda: resolve_addresses(dns, host))
+        names = await dns_lookup(("names", host), lambda dns: resolve_addresses(dns, host))
         details["cnames"] = list(names.cnames)
 
-    origin = await once(("origin", target.ip), lambda: lookup_origin(dns, target.ip))
+    origin = await dns_lookup(("origin", target.ip), lambda dns: lookup_origin(dns, target.ip))
     if isinstance(origin, Origin):
         fields["asn"], sources["asn"] = origin.asn, "cymru: origin"
         details["prefix"], details["cymru_country"] = origin.prefix, origin.country
@@ -291,15 +340,10 @@ async def _resolve(
     return fields
 
 
-def _apply_overrides(session, fields: dict, cache: dict | None = None) -> None:
+def _apply_overrides(contacts: list, fields: dict) -> None:
     """Staff's own contact wins over every look-up."""
-    key = (fields.get("ip"), fields.get("asn"), tuple(fields["details"].get("domains", ())))
-    if cache is not None and key in cache:
-        contact = cache[key]
-    else:
-        contact = override_for(session, *key)
-        if cache is not None:
-            cache[key] = contact
+    domains = tuple(fields["details"].get("domains", ()))
+    contact = override_among(contacts, fields.get("ip"), fields.get("asn"), domains)
     if contact is not None:
         previous = fields.get("abuse_email")
         if previous and previous != contact.email:

@@ -171,7 +171,9 @@ class Settings:
     )
     dns_timeout: timedelta = setting("5s", parse.duration, "Time limit of one DNS look-up.")
     rdap_rate: float = setting(
-        "1/s", parse.rate, "Requests per second to each RDAP server (N/s, N/m or N/h)."
+        "1/s",
+        parse.rate,
+        "Requests per second from each worker to each RDAP server (N/s, N/m or N/h).",
     )
     rdap_cache_ttl: timedelta = setting(
         "7d", parse.duration, "How long an RDAP answer is kept for its network prefix."

@@ -85,7 +85,13 @@ def override_for(
     session: Session, ip: str | None, asn: int | None, domains: tuple[str, ...]
 ) -> Contact | None:
     """Staff's contact for this address, ASN or domain: the most specific one wins."""
-    contacts = list_contacts(session)
+    return override_among(list_contacts(session), ip, asn, domains)
+
+
+def override_among(
+    contacts: list[Contact], ip: str | None, asn: int | None, domains: tuple[str, ...]
+) -> Contact | None:
+    """`override_for()` among ``contacts``, read once for many look-ups."""
     address = ipaddress.ip_address(ip) if ip else None
     networks = [
         (ipaddress.ip_network(c.key).prefixlen, c)

@@ -203,10 +203,22 @@ class NetworkCache(Base):
 
     __tablename__ = "network_cache"
 
-    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A BGP prefix, "ip:<address>" or "domain:<registered domain>" (up to 253 characters).
+    prefix: Mapped[str] = mapped_column(String(300), primary_key=True)
     asn: Mapped[int | None] = mapped_column(BigInteger)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict] = mapped_column(JSON)
+
+
+class LookupLease(Base):
+    """A worker asking RDAP about one network or domain now: the others wait for its
+    answer in ``network_cache`` instead of asking too, until ``until``."""
+
+    __tablename__ = "lookup_leases"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # network_cache's
+    worker: Mapped[str] = mapped_column(String(200))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Contact(Base):

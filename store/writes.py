@@ -11,12 +11,18 @@ from sqlalchemy.orm import Session
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
+def dialect_insert(session: Session, model: type):
+    """``INSERT`` into ``model``'s table, with the dialect's ``on_conflict_*`` methods."""
+    return _INSERTS[session.get_bind().dialect.name](model.__table__)
+
+
 def insert_ignoring_duplicates(session: Session, model: type, rows: Sequence[dict[str, Any]]):
     """Insert ``rows``, skipping those whose primary or unique key already exists."""
     if not rows:
         return
-    insert = _INSERTS[session.get_bind().dialect.name]
-    session.connection().execute(insert(model.__table__).on_conflict_do_nothing(), list(rows))
+    session.connection().execute(
+        dialect_insert(session, model).on_conflict_do_nothing(), list(rows)
+    )
 
 
 def upsert(session: Session, model: type, rows: Sequence[dict[str, Any]]) -> None:
@@ -28,7 +34,7 @@ def upsert(session: Session, model: type, rows: Sequence[dict[str, Any]]) -> Non
     """
     if not rows:
         return
-    insert = _INSERTS[session.get_bind().dialect.name](model.__table__)
+    insert = dialect_insert(session, model)
     keys = [column.name for column in model.__table__.primary_key]
     update = {name: insert.excluded[name] for name in rows[0] if name not in keys}
     statement = insert.on_conflict_do_update(index_elements=keys, set_=update)

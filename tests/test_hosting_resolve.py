@@ -254,3 +254,129 @@ def test_a_pass_that_fails_leaves_no_hosting_look_up_running(world):
         world.reactor_thread.run(a_pass_that_fails)
     assert time.monotonic() - started < 2
     assert world.show(report)["hosting"] is None
+
+
+def _networks(world, count: int, first: int = 60) -> list[tuple[str, object]]:
+    """``count`` announced networks with an abuse contact each: (an address, its Origin)."""
+    from hosting.cymru import Origin
+
+    found = []
+    for i in range(count):
+        prefix, address = f"127.10.{first + i}.0/24", f"127.10.{first + i}.5"
+        world.rdap.network(
+            prefix, entities=[contact(f"AB-{i}", ["abuse"], email=f"abuse@net{first + i}.test")]
+        )
+        found.append((address, Origin(64700 + i, prefix, "NL", "ripencc")))
+    return found
+
+
+def test_workers_sharing_a_store_ask_rdap_about_each_network_once(world):
+    """Two workers meeting the same networks at once: one asks about each, the other
+    waits for its answer in the store, and both share the asking."""
+    import asyncio
+
+    from hosting.networks import NetworkLookup
+
+    networks = _networks(world, 4)
+    settings = world.settings(rdap_rate="20/s")
+
+    async def two_workers():
+        async with (
+            NetworkLookup(world.store, settings) as one,
+            NetworkLookup(world.store, settings) as two,
+        ):
+            answers = await asyncio.gather(
+                *(worker.network(ip, origin) for worker in (one, two) for ip, origin in networks)
+            )
+            return answers, one.requests_made, two.requests_made
+
+    answers, one, two = world.reactor_thread.run(two_workers)
+    emails = [answer["abuse_email"] for answer in answers]
+    assert emails == [f"abuse@net{60 + i}.test" for i in range(4)] * 2
+    assert world.rdap.count("/ip/") == 4  # each network once, not once per worker
+    assert one >= 1 and two >= 1  # the second worker asked too, not only waited
+
+
+def test_a_lookup_lease_left_by_a_dead_worker_is_taken_once_it_runs_out(world):
+    import time
+    from datetime import timedelta
+
+    from hosting.networks import NetworkLookup
+    from store.models import LookupLease
+    from store.types import utcnow
+
+    [(ip, origin)] = _networks(world, 1, first=70)
+    with world.store.session() as session:
+        session.add(
+            LookupLease(
+                key=origin.prefix, worker="killed:1:0", until=utcnow() + timedelta(seconds=0.5)
+            )
+        )
+
+    async def look_up():
+        async with NetworkLookup(world.store, world.settings(rdap_rate="20/s")) as lookup:
+            return await lookup.network(ip, origin)
+
+    started = time.monotonic()
+    answer = world.reactor_thread.run(look_up)
+    assert time.monotonic() - started >= 0.5  # it waited for the lease
+    assert answer["abuse_email"] == "abuse@net70.test"
+    assert world.rdap.count("/ip/") == 1
+    with world.store.session() as session:
+        assert session.query(LookupLease).count() == 0  # given back once answered
+
+
+def test_look_ups_start_as_a_check_sees_content_online_not_when_its_window_is_stored(world):
+    """A pass hands each report seen online to the hosting look-ups at once: the RDAP
+    question about the fast site's network is asked while the slow site still answers."""
+    fast = world.net.site("fast.test", "127.10.80.5")
+    fast.page("/a.jpg")
+    slow = world.net.site("slow.test", "127.10.81.5")
+    slow.page("/b.jpg", delay=2.0)
+    for address, net in (("127.10.80.5", 80), ("127.10.81.5", 81)):
+        announce(world.net.dns, address, 64800 + net, f"127.10.{net}.0/24")
+        world.rdap.network(
+            f"127.10.{net}.0/24",
+            entities=[contact(f"AB-{net}", ["abuse"], email=f"abuse@net{net}.test")],
+        )
+    reports = world.add(fast.url("/a.jpg"), slow.url("/b.jpg"))
+    tally, hosting = world.check_and_resolve(reports)
+    assert tally.checks == 2 and hosting.resolved == 2
+    [slow_fetch] = [r for r in world.net.web.log.records() if r.path == "/b.jpg"]
+    fast_network = [r for r in world.rdap.requests if r.path == "/ip/127.10.80.5"]
+    assert fast_network, [r.path for r in world.rdap.requests]
+    assert fast_network[0].time < slow_fetch.time + 2.0  # before the slow answer came
+    assert world.show(reports[0])["hosting"]["abuse_email"] == "abuse@net80.test"
+    assert world.show(reports[1])["hosting"]["abuse_email"] == "abuse@net81.test"
+    # Checked again at the same addresses, with hosting fresh: nothing is looked up again
+    # (the domains' 404s are not cached, so a look-up would show).
+    asked = len(world.rdap.requests)
+    world.check_and_resolve(reports)
+    assert len(world.rdap.requests) == asked
+
+
+def test_a_lookup_lease_is_kept_while_its_worker_still_waits_for_an_answer(world):
+    """One worker's question hangs past its lease's first term: the lease is renewed, so
+    the other waits instead of asking too, and asks itself once the first has given up."""
+    import asyncio
+
+    from hosting.networks import NetworkLookup
+
+    [(ip, origin)] = _networks(world, 1, first=90)
+    settings = world.settings(rdap_rate="20/s", fetch_timeout="1.5s")  # lease: 0.5 s
+    world.rdap.fail_next(1, mode="hang")
+
+    async def two_workers():
+        async with (
+            NetworkLookup(world.store, settings) as one,
+            NetworkLookup(world.store, settings) as two,
+        ):
+            first = asyncio.ensure_future(one.network(ip, origin))
+            while not world.rdap.requests:
+                await asyncio.sleep(0.01)
+            return await asyncio.gather(first, two.network(ip, origin))
+
+    gave_up, answered = world.reactor_thread.run(two_workers)
+    assert gave_up is None and answered["abuse_email"] == "abuse@net90.test"
+    hung, asked = world.rdap.requests
+    assert asked.time - hung.time >= 1.4  # not at 0.5 s, when the lease's first term ended

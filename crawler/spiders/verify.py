@@ -35,9 +35,11 @@ from crawler.resolver import SafeResolver
 from crawler.scrapy_settings import NTD_SETTINGS_KEY, scrapy_settings
 from hosting.dns import resolver_is_failing
 from hosting.domains import registered_domain
+from hosting.resolve import fresh_hosting
 from store.checks import CheckResult
 from store.db import open_store_for
 from store.exceptions import StoreUnavailable
+from store.lifecycle import OUTCOME_ONLINE
 from store.models import Fingerprint as ExpectedFingerprint
 from store.models import Report
 from store.queue import claim_due, claim_named, release
@@ -53,11 +55,13 @@ class Claimed:
     id: int
     url: str
     known: Known
+    hosted_at: str | None = None  # the address its fresh hosting was resolved for
 
 
 class VerifySpider(Spider):
     """Re-checks every due report, or the named ones. Arguments: ``ids`` (optional);
-    ``progress``, ``stop`` and ``on_stored`` as `crawler.passes.run_pass()` takes them.
+    ``progress``, ``stop``, ``on_stored`` and ``on_online`` as `crawler.passes.run_pass()`
+    takes them.
 
     Reads CONCURRENCY, LEASE_TTL, MAX_BODY_BYTES, OUTAGE_PROBE_NAME, DATABASE_RETRIES,
     DATABASE_RETRY and SQLITE_BUSY_TIMEOUT; the recorder reads its own.
@@ -71,11 +75,14 @@ class VerifySpider(Spider):
         ntd = settings.get(NTD_SETTINGS_KEY) or settings_module.load()
         settings.setdict(scrapy_settings(ntd), priority="spider")
 
-    def __init__(self, *args, ids=None, progress=None, stop=None, on_stored=None, **kwargs):
+    def __init__(
+        self, *args, ids=None, progress=None, stop=None, on_stored=None, on_online=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.progress = progress  # called with each check's outcome, e.g. to draw a bar
         self.stop = stop  # an asyncio.Event: once set, no new batch is claimed
         self.on_stored = on_stored  # called with each stored window's online ids
+        self.on_online = on_online  # called with (URL, address) of what needs hosting
         if isinstance(ids, str):
             ids = [int(i) for i in ids.split(",") if i.strip()]
         self.named_ids: list[int] | None = list(ids) if ids else None
@@ -189,6 +196,7 @@ class VerifySpider(Spider):
             )
         ):
             expected.setdefault(report_id, set()).add(sha)
+        hosted = fresh_hosting(session, self.ntd, ids) if self.on_online else {}
         rows = session.execute(
             select(
                 Report.id, Report.canonical_url, Report.first_sha256, Report.first_content_type
@@ -203,6 +211,7 @@ class VerifySpider(Spider):
                     row.first_sha256,
                     row.first_content_type,
                 ),
+                hosted.get(row.id),
             )
             for row in rows
         ]
@@ -298,6 +307,10 @@ class VerifySpider(Spider):
         check = CheckResult(at=utcnow(), outcome=outcome, detail=detail, elapsed_ms=elapsed, **seen)
         if self.progress is not None:
             self.progress(outcome)
+        if self.on_online is not None and outcome == OUTCOME_ONLINE:
+            ip = seen.get("ip")
+            if ip is not None and ip != claimed.hosted_at:
+                self.on_online(claimed.url, ip)
         if self.recorder.add(claimed.id, check):
             self._store_or_stop(self.recorder.flush)
 
