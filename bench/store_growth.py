@@ -81,10 +81,7 @@ def fill(store, n: int, rechecks: int, row_per_check: bool) -> tuple[int, int, i
                 values = [
                     {
                         "report_id": i,
-                        **{
-                            f: getattr(check(at, outcome), f)
-                            for f in ("at", *CHECK_FIELDS)
-                        },
+                        **{f: getattr(check(at, outcome), f) for f in ("at", *CHECK_FIELDS)},
                         "redirects": None,  # as ntd stores an empty chain
                     }
                     for i in range(1, n + 1)
