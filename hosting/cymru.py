@@ -43,7 +43,8 @@ def origin_name(address: str) -> str:
 
 
 async def lookup_origin(resolver: dns.asyncresolver.Resolver, address: str) -> Origin | Failure:
-    """The origin of ``address``, with its AS description; or why there is none."""
+    """The origin of ``address``, without its AS description (`describe_asn()`, asked
+    once per AS however many addresses it announces); or why there is none."""
     fields = await _txt_fields(resolver, origin_name(address))
     if isinstance(fields, Failure):
         return fields
@@ -54,11 +55,15 @@ async def lookup_origin(resolver: dns.asyncresolver.Resolver, address: str) -> O
     prefix = str(ipaddress.ip_network(fields[1], strict=False))
     country = (fields[2].upper() if len(fields) > 2 and fields[2] else None) or None
     registry = fields[3].lower() if len(fields) > 3 and fields[3] else None
+    return Origin(asn, prefix, country, registry)
+
+
+async def describe_asn(resolver: dns.asyncresolver.Resolver, asn: int) -> str | None:
+    """The AS's description (its name and country, as the registry has it), if any."""
     described = await _txt_fields(resolver, f"AS{asn}.{ASN_ZONE}")
-    description = None
-    if not isinstance(described, Failure) and len(described) > 4:
-        description = described[4] or None
-    return Origin(asn, prefix, country, registry, description)
+    if isinstance(described, Failure) or len(described) < 5:
+        return None
+    return described[4] or None
 
 
 async def _txt_fields(resolver: dns.asyncresolver.Resolver, name: str) -> list[str] | Failure:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import ipaddress
 import logging
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 
 from hosting.cdns import find_cdn
-from hosting.cymru import Origin, lookup_origin
+from hosting.cymru import Origin, describe_asn, lookup_origin
 from hosting.dns import make_resolver, resolve_addresses
 from hosting.domains import registered_domain
 from hosting.networks import NetworkLookup
@@ -176,8 +177,7 @@ class HostingResolver:
             for key, target in zip(keys, batch, strict=True):
                 first.setdefault(key, target)
             found = await asyncio.gather(*(self._lookup(t) for t in first.values()))
-            # Each batch gets its own copy: staff's contacts are applied to it when stored.
-            fields_of = {k: copy.deepcopy(f) for k, f in zip(first, found, strict=True)}
+            fields_of = dict(zip(first, found, strict=True))
             results = [fields_of[key] for key in keys]
             _store(self.store, batch, results, self.tally)
 
@@ -225,13 +225,13 @@ def _store(store: Store, work: list[Target], results: list, tally: ResolveTally)
     now = utcnow()
     with store.session() as session:
         contacts = list_contacts(session)  # staff's, read once for the batch
-        applied: set[int] = set()  # reports of one host and address share their fields
+        applied: dict[int, dict] = {}  # reports of one host and address share their fields
         rows = []
         for target, fields in zip(work, results, strict=True):
             if fields is not None:
                 if id(fields) not in applied:
-                    applied.add(id(fields))
-                    _apply_overrides(contacts, fields)
+                    applied[id(fields)] = _with_overrides(contacts, fields)
+                fields = applied[id(fields)]
                 rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
         # An upsert: another worker may be resolving the same reports at this moment.
         upsert(session, Hosting, rows)
@@ -292,6 +292,9 @@ async def _resolve(target: Target, dns_lookup, networks: NetworkLookup) -> dict:
 
     origin = await dns_lookup(("origin", target.ip), lambda dns: lookup_origin(dns, target.ip))
     if isinstance(origin, Origin):
+        asn = origin.asn
+        description = await dns_lookup(("asn", asn), lambda dns: describe_asn(dns, asn))
+        origin = dataclasses.replace(origin, description=description)
         fields["asn"], sources["asn"] = origin.asn, "cymru: origin"
         details["prefix"], details["cymru_country"] = origin.prefix, origin.country
         fields["org"], sources["org"] = origin.description, "cymru: AS description"
@@ -340,16 +343,21 @@ async def _resolve(target: Target, dns_lookup, networks: NetworkLookup) -> dict:
     return fields
 
 
-def _apply_overrides(contacts: list, fields: dict) -> None:
-    """Staff's own contact wins over every look-up."""
-    domains = tuple(fields["details"].get("domains", ()))
-    contact = override_among(contacts, fields.get("ip"), fields.get("asn"), domains)
-    if contact is not None:
-        previous = fields.get("abuse_email")
-        if previous and previous != contact.email:
-            fields["details"].setdefault("fallback_emails", []).insert(0, previous)
-        fields["abuse_email"] = contact.email
-        fields["sources"]["abuse_email"] = f"staff contact: {contact.kind} {contact.key}"
+def _with_overrides(contacts: list, found: dict) -> dict:
+    """``found``, or a copy with staff's own contact, which wins over every look-up (the
+    look-ups' answers are shared by the whole run, and staff may add a contact during it).
+    """
+    domains = tuple(found["details"].get("domains", ()))
+    contact = override_among(contacts, found.get("ip"), found.get("asn"), domains)
+    if contact is None:
+        return found
+    fields = copy.deepcopy(found)
+    previous = fields.get("abuse_email")
+    if previous and previous != contact.email:
+        fields["details"].setdefault("fallback_emails", []).insert(0, previous)
+    fields["abuse_email"] = contact.email
+    fields["sources"]["abuse_email"] = f"staff contact: {contact.kind} {contact.key}"
+    return fields
 
 
 def _domains_from(host: str) -> list[str]:

@@ -154,11 +154,13 @@ def test_without_rdap_the_cymru_facts_still_stand(world):
     )
     world.resolve()  # the RDAP server knows no such network: 404
     hosting = world.show(report)["hosting"]
-    assert (hosting["asn"], hosting["country"], hosting["network"]) == (
+    assert (hosting["asn"], hosting["country"], hosting["network"], hosting["org"]) == (
         64504,
         "DE",
         "127.10.6.0/24",
+        "NO-RDAP-NET, DE",  # as Team Cymru writes it
     )
+    assert hosting["sources"]["org"] == "cymru: AS description"
     assert hosting["abuse_email"] is None
 
 
