@@ -18,13 +18,14 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
-
-import aiohttp
-import yarl
 
 from hosting.exceptions import RdapError, RdapNotFound
 from settings import Settings
+
+if TYPE_CHECKING:
+    import aiohttp
 
 DATA = Path(__file__).with_name("data")
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024  # real answers are a few kB; a cap bounds a bad server
@@ -184,6 +185,11 @@ class RdapClient:
             self._cache[url] = (time.monotonic() + ttl, task.result())
 
     async def _fetch(self, url: str) -> dict:
+        # aiohttp is imported at the first request, not with this module: a quarter of a
+        # second of every `ntd check`, which asks nothing while every network is cached.
+        import aiohttp
+        import yarl
+
         server = "{0.scheme}://{0.netloc}".format(urlsplit(url))
         timeout = self.settings.fetch_timeout.total_seconds()
         for attempt in range(self.retries + 1):
@@ -232,6 +238,8 @@ class RdapClient:
             await asyncio.sleep(slot - now)
 
     def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers={"Accept": ACCEPT, "User-Agent": self._user_agent}, trust_env=False

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def dialect_insert(session: Session, model: type):
     """``INSERT`` into ``model``'s table, with the dialect's ``on_conflict_*`` methods."""
-    return _INSERTS[session.get_bind().dialect.name](model.__table__)
+    # The dialect in use only: SQLite's store never loads PostgreSQL's (and its driver).
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")
+    return dialect.insert(model.__table__)
 
 
 def insert_ignoring_duplicates(session: Session, model: type, rows: Sequence[dict[str, Any]]):
