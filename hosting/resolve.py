@@ -177,6 +177,10 @@ class HostingResolver:
             for key, target in zip(keys, batch, strict=True):
                 first.setdefault(key, target)
             found = await asyncio.gather(*(self._lookup(t) for t in first.values()))
+            # Used: a host met again later is put together again from the address, name
+            # and network look-ups, which stay memoised. Kept, these whole answers would
+            # grow with every host of a pass.
+            self._once.forget(("hosting", *key) for key in first)
             fields_of = dict(zip(first, found, strict=True))
             results = [fields_of[key] for key in keys]
             _store(self.store, batch, results, self.tally)
@@ -259,6 +263,13 @@ class _Once:
 
     async def __call__(self, key: tuple, make):
         return await self.start(key, make)
+
+    def forget(self, keys) -> None:
+        """Drop finished look-ups: the next ask for one of ``keys`` asks again."""
+        for key in keys:
+            future = self._futures.get(key)
+            if future is not None and future.done():
+                del self._futures[key]
 
 
 async def _cancel(futures) -> None:
