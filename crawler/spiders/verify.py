@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import socket
 import time
@@ -46,6 +47,17 @@ from store.queue import claim_due, claim_named, release
 from store.types import utcnow
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class _NoRefererIsOurPolicy(logging.Filter):
+    """Scrapy warns at every crawl that, without its RefererMiddleware, no Referer is
+    sent on redirects. That is what we want (scrapy_settings.py), not news for staff."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "RefererMiddleware instance to handle Referer" not in record.getMessage()
+
+
+logging.getLogger("scrapy.downloadermiddlewares.redirect").addFilter(_NoRefererIsOurPolicy())
 
 
 @dataclass(frozen=True)
