@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from hosting.contacts import clean_email, network_contacts
 from hosting.cymru import Origin
-from hosting.exceptions import HostingError
+from hosting.exceptions import HostingError, RdapNotFound
 from hosting.rdap import RdapClient
 from settings import Settings
 from store import lookups
@@ -143,6 +143,9 @@ class NetworkLookup:
     async def _ask(self, key: str, make) -> dict | None:
         try:
             data = await make()
+        except RdapNotFound as error:  # an answer: the registry has no such object
+            logger.info("RDAP for %s: %s", key, error)
+            return None
         except HostingError as error:
             logger.warning("RDAP for %s: %s", key, error)
             return None
