@@ -81,17 +81,11 @@ def list_contacts(session: Session) -> list[Contact]:
     return list(session.scalars(select(Contact).order_by(Contact.kind, Contact.key)))
 
 
-def override_for(
-    session: Session, ip: str | None, asn: int | None, domains: tuple[str, ...]
-) -> Contact | None:
-    """Staff's contact for this address, ASN or domain: the most specific one wins."""
-    return override_among(list_contacts(session), ip, asn, domains)
-
-
 def override_among(
     contacts: list[Contact], ip: str | None, asn: int | None, domains: tuple[str, ...]
 ) -> Contact | None:
-    """`override_for()` among ``contacts``, read once for many look-ups."""
+    """Staff's contact, among ``contacts`` (`list_contacts()`, read once for many
+    look-ups), for this address, ASN or domain: the most specific one wins."""
     address = ipaddress.ip_address(ip) if ip else None
     networks = [
         (ipaddress.ip_network(c.key).prefixlen, c)
