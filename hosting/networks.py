@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -30,6 +27,7 @@ from settings import Settings
 from store import lookups
 from store.db import Store
 from store.models import NetworkCache
+from store.queue import worker_name
 from store.types import utcnow
 from store.writes import upsert
 
@@ -47,7 +45,7 @@ class NetworkLookup:
         self.ttl = settings.rdap_cache_ttl
         self.client = RdapClient(settings, **client_options)
         self._inflight: dict[str, asyncio.Future] = {}
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker = worker_name()
         # Waiting workers look at the cache this often (seconds); a lease is renewed while
         # its look-up runs, so it can be short: a killed worker holds others up briefly.
         self.poll = min(max(0.5 / settings.rdap_rate, 0.05), 0.5)

@@ -9,6 +9,9 @@ A worker that dies simply lets its lease run out; the reports are then due again
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -16,6 +19,12 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import CHECKABLE, Report
+
+
+def worker_name() -> str:
+    """A name for this process as the holder of leases (reports', look-ups'): its host,
+    its pid and a random part, since pids are reused."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _unleased(now: datetime):

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -43,7 +41,7 @@ from store.exceptions import StoreUnavailable
 from store.lifecycle import OUTCOME_ONLINE
 from store.models import Fingerprint as ExpectedFingerprint
 from store.models import Report
-from store.queue import claim_due, claim_named, release
+from store.queue import claim_due, claim_named, release, worker_name
 from store.types import utcnow
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -98,7 +96,7 @@ class VerifySpider(Spider):
         if isinstance(ids, str):
             ids = [int(i) for i in ids.split(",") if i.strip()]
         self.named_ids: list[int] | None = list(ids) if ids else None
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker = worker_name()
         self.fingerprints: dict[Request, Fingerprint] = {}
         self.probes: dict[str, asyncio.Future] = {}
         self.in_hand: set[int] = set()  # claimed, not yet checked
