@@ -108,8 +108,11 @@ class NetworkLookup:
         """Keep the lease on ``key`` while its look-up runs (cancelled when it ends)."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            with self.store.session() as session:
-                lookups.renew(session, key, self.worker, until=utcnow() + self.lease)
+            try:
+                with self.store.session() as session:
+                    lookups.renew(session, key, self.worker, until=utcnow() + self.lease)
+            except Exception as error:  # the look-up goes on; at worst another asks too
+                logger.warning("renewing the RDAP lease on %s: %s", key, error)
 
     def _server(self, kind: str, query: str) -> str:
         try:
