@@ -3,7 +3,9 @@
     .venv/bin/python bench/due_query.py [--reports N] [--database-url URL]
 
 Fills a fresh store with N reports (most not due, as in a steady state), then prints
-the database's plan for the claim statement and times a claim of one batch.
+the database's plan for the claim statement and times a claim of one batch. The store
+is a SQLite file, or with a PostgreSQL URL a database of its own on that server,
+dropped at the end.
 """
 
 from __future__ import annotations
@@ -19,46 +21,25 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _stores import fill_reports, scratch_store  # noqa: E402
+
 from store.db import open_store  # noqa: E402
 from store.queue import claim_due  # noqa: E402
 from store.types import utcnow  # noqa: E402
 
 
-def fill(store, n: int) -> None:
-    now = utcnow()
-    with store.engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO reports (url, canonical_url, url_key, category, state, paused, "
-                "seen_online, reappearances, created_at, created_by, check_count, failures, "
-                "next_due_at) VALUES (:u, :u, :k, 'A1', 'online', false, true, 0, :c, 'bench', "
-                "1, 0,"
-                " :d)"
-            ),
-            [
-                {
-                    "u": f"http://h{i % 997}.example.test/{i}",
-                    "k": f"{i:064x}",
-                    "c": now,
-                    # One report in a thousand is due now; the rest within the next six hours.
-                    "d": now - timedelta(minutes=1)
-                    if i % 1000 == 0
-                    else now + timedelta(seconds=(i * 7919) % 21600),
-                }
-                for i in range(n)
-            ],
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=1_000_000)
-    parser.add_argument("--database-url")
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(args.database_url or f"sqlite:///{Path(tmp) / 'due.sqlite3'}")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_store(args.database_url, Path(tmp), "due") as url,
+    ):
+        store = open_store(url)
         started = time.perf_counter()
-        fill(store, args.reports)
+        fill_reports(store, args.reports, due_every=1000)  # one in a thousand due now
         print(
             f"{args.reports:,} reports stored in {time.perf_counter() - started:.0f} s "
             f"({store.dialect})"

@@ -4,6 +4,8 @@
 
 The peer is the floor of any importer: sqlite3's executemany of pre-canonicalised rows
 into one table with one unique index, with no validation, refs, fingerprints or events.
+`ntd import` writes into a SQLite file, or with a PostgreSQL URL into a database of its
+own on that server, dropped at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _stores import scratch_store  # noqa: E402
 
 NTD = Path(sys.executable).with_name("ntd")
 
@@ -61,15 +67,15 @@ def run_floor(csv_path: Path, workdir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         csv_path = workdir / "reports.csv"
         write_csv(csv_path, args.rows)
-        database_url = args.database_url or f"sqlite:///{workdir / 'ntd.sqlite3'}"
-        print(f"importing {args.rows:,} rows into {database_url.split('?')[0]}")
-        ntd = run_ntd(csv_path, database_url, workdir)
+        with scratch_store(args.database_url, workdir, "import") as database_url:
+            print(f"importing {args.rows:,} rows into {database_url.split('?')[0]}")
+            ntd = run_ntd(csv_path, database_url, workdir)
         floor = run_floor(csv_path, workdir)
     print(f"ntd import:          {ntd:6.2f} s  {args.rows / ntd:9,.0f} rows/s")
     print(f"bare executemany:    {floor:6.2f} s  {args.rows / floor:9,.0f} rows/s")

@@ -1,6 +1,6 @@
 """`ntd stats` over 1,000,000 reports on SQLite, against the naive SQL average.
 
-    .venv/bin/python bench/stats.py [--reports N] [--database-url URL]
+    .venv/bin/python bench/stats.py [--reports N]
 
 Loads synthetic reports straight into a fresh store (70% notified, lognormal removal
 times, a fifth still online, 200 networks in 40 countries over 24 months), then times
@@ -162,7 +162,10 @@ def main() -> None:
     print(
         f"statistics (query + Kaplan–Meier + {len(result['by_provider'])} providers, "
         f"{len(result['by_country'])} countries, {len(result['by_month'])} months): "
-        f"best {min(runs):.2f} s, worst {max(runs):.2f} s"
+        f"best {min(runs):.2f} s, worst {max(runs):.2f} s; in order "
+        + ", ".join(f"{r:.2f}" for r in runs)
+        + " s (the first pays the imports of pyarrow and the ADBC driver, and of pandas "
+        "where it is installed, as lifelines installs it here: pyarrow imports it)"
     )
     print(f"`ntd stats --json` as a command, start-up included: {whole:.2f} s")
     print(

@@ -3,6 +3,7 @@ at the same concurrency."""
 
 import csv
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -190,10 +191,14 @@ def ntd_check(
     fingerprints: bool = True,
     command_prefix=(),
     pass_only: bool = False,
+    not_due: int = 0,
 ) -> Result:
     """`ntd check` as a user runs it, on a fresh SQLite store of the same URLs; or, with
-    ``pass_only``, the verification pass without the hosting look-ups (ntd_pass.py)."""
+    ``pass_only``, the verification pass without the hosting look-ups (ntd_pass.py).
+    With ``not_due``, the store first gets that many more reports, none of them due."""
     database = job.workdir / f"ntd-{slug}" / "ntd.sqlite3"
+    if not_due:
+        _store_not_due(database, not_due)
     ntd_import(job, database, fingerprints=fingerprints)
     env, log = ntd_env(job, database)
     total = None
@@ -250,6 +255,33 @@ def ntd_workers(job: Job, url: str, count: int) -> Result:
     )
     result.notes.append("checks per worker: " + ", ".join(c.group(1) if c else "?" for c in checks))
     return result
+
+
+def _store_not_due(database: Path, count: int) -> None:
+    """``count`` reports in a new store at ``database``, all due later (not timed).
+
+    In a process of its own: the rows would leave this one large, and a client spawned
+    from it would start with that peak RSS as its own (see runner)."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    filler = multiprocessing.get_context("spawn").Process(
+        target=_fill_not_due, args=(f"sqlite:///{database}", count)
+    )
+    filler.start()
+    filler.join()
+    if filler.exitcode != 0:
+        sys.exit(f"filling {database} with {count:,} reports failed")
+
+
+def _fill_not_due(url: str, count: int) -> None:
+    from _stores import fill_reports
+
+    from store.db import open_store
+
+    store = open_store(url)
+    try:
+        fill_reports(store, count)
+    finally:
+        store.close()
 
 
 def _add(a, b):
