@@ -229,6 +229,29 @@ def ntd_check(
     return result
 
 
+def ntd_passes(job: Job, count: int) -> list[dict]:
+    """``count`` passes over the job's URLs in one process, as `ntd run` makes them
+    (ntd_passes.py), on a fresh SQLite store: each pass's checks and RSS after it."""
+    database = job.workdir / "ntd-passes" / "ntd.sqlite3"
+    ntd_import(job, database, fingerprints=True)
+    env, log = ntd_env(job, database)
+    measured = runner.run(
+        [sys.executable, str(HERE / "ntd_passes.py"), str(count)],
+        env=env,
+        cwd=database.parent,
+        logs=database.parent,
+        name="passes",
+        timeout=job.timeout,
+    )
+    refused = runner.violations(log)
+    if refused:
+        sys.exit(f"ntd passes: the network guard refused a destination:\n{refused}")
+    if measured.returncode != 0:
+        sys.exit(f"ntd passes: exit {measured.returncode}: {measured.stderr.strip()[-2000:]}")
+    job.web.stats()  # what the passes asked is nobody else's
+    return [json.loads(line) for line in measured.stdout.splitlines() if line.startswith("{")]
+
+
 def ntd_workers(job: Job, url: str, count: int) -> Result:
     """``count`` `ntd check` workers started together on one freshly filled store at
     ``url``, sharing its due queue; their checks and CPU added up, wall time to the last

@@ -1,0 +1,51 @@
+"""Passes one after another in one process, as `ntd run` makes them: RSS after each.
+
+    python ntd_passes.py PASSES        (settings from NTD_* as for ntd)
+
+Each pass is what the scheduler's check job runs (service.jobs.check): a pass and its
+hosting look-ups (`pass_and_hosting`), on one long-lived reactor and one store, with
+every report made due again before it. Prints, for each pass, a JSON line with its
+checks and the process's resident memory once it ended.
+"""
+
+import json
+import sys
+from datetime import timedelta
+
+from sqlalchemy import update
+
+import settings as settings_module
+from crawler.passes import pass_and_hosting, run_with_reactor
+from store.db import open_store_for
+from store.models import Report
+from store.types import utcnow
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+async def passes(count: int) -> None:
+    ntd = settings_module.load()
+    store = open_store_for(ntd)
+    try:
+        for number in range(1, count + 1):
+            with store.session() as session:
+                session.execute(update(Report).values(next_due_at=utcnow() - timedelta(seconds=1)))
+            tally, _ = await pass_and_hosting(store, ntd, then_all_missing=True)
+            line = {"pass": number, "checks": tally.checks, "rss_mb": round(rss_mb(), 1)}
+            print(json.dumps(line), flush=True)
+    finally:
+        store.close()
+
+
+def main() -> None:
+    run_with_reactor(lambda: passes(int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    main()
