@@ -13,8 +13,6 @@ from store import reports
 from store.queue import count_due
 from store.types import utcnow
 
-EXIT_HELD = 3
-
 
 @main.command()
 @click.argument("reports_", metavar="[ID-or-URL]...", nargs=-1)
@@ -25,6 +23,7 @@ def check(reports_: tuple[str, ...]):
     failing, or too many checks failed at once to be believed.
     """
     from crawler.passes import check as run_check
+    from crawler.recorder import EXIT_HELD
 
     ctx = Context()
     with ctx.store.session() as session:
@@ -46,5 +45,5 @@ def check(reports_: tuple[str, ...]):
         click.echo(f"ntd: hosting: {error}", err=True)
     for reason in tally.held_reasons:
         click.echo(f"ntd: outage guard held back state changes: {reason}", err=True)
-    if tally.held_reasons and (tally.all_held or tally.checks == 0):
+    if tally.held_back:
         sys.exit(EXIT_HELD)

@@ -74,11 +74,13 @@ async def run_pass(
     )
     spider = crawler.spider
     if spider.failure is not None:
-        raise StoreUnavailable(_stopped(spider, settings)) from spider.failure
+        raise StoreUnavailable(stopped_because(spider)) from spider.failure
     return spider.recorder.tally
 
 
-def _stopped(spider: VerifySpider, settings: Settings) -> str:
+def stopped_because(spider: VerifySpider) -> str:
+    """Why a pass whose store failed stopped, and what of it was and was not recorded."""
+    settings = spider.ntd
     tally = spider.recorder.tally
     recorded = tally.checks - tally.unrecorded
     waiting = f"the {tally.unrecorded} others"

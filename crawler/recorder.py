@@ -63,6 +63,16 @@ class PassTally:
         """Whether the outage guard held back every state change of the pass."""
         return self.windows > 0 and self.held_windows == self.windows
 
+    @property
+    def held_back(self) -> bool:
+        """Whether the outage guard kept the pass from changing anything: it held back
+        every window, or checked nothing because our own resolver was failing. The
+        commands that run a pass then exit with EXIT_HELD."""
+        return bool(self.held_reasons) and (self.all_held or self.checks == 0)
+
+
+EXIT_HELD = 3  # the exit code of `ntd check` and `scrapy crawl verify` when held_back
+
 
 class Recorder:
     """Buffers a pass's checks and writes them window by window.

@@ -8,6 +8,8 @@ in docs/ARCHITECTURE.md.
 BOT_NAME = "ntd"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# Our `crawl` replaces Scrapy's, to exit as `ntd check` does when a pass failed.
+COMMANDS_MODULE = "crawler.commands"
 
 # Verifying a report is not crawling a site: robots.txt is not consulted by default.
 ROBOTSTXT_OBEY = False

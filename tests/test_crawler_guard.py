@@ -77,6 +77,20 @@ def test_ntd_check_exits_3_when_our_resolver_fails(world, guarded_env, tmp_path)
     assert b"outage guard held back state changes: our resolver is failing" in result.stderr
 
 
+def test_scrapy_crawl_verify_exits_3_as_ntd_check_does_when_our_resolver_fails(world, guarded_env):
+    site = world.net.site("shop.test")
+    site.page("/a.jpg")
+    [report] = world.add(site.url("/a.jpg"))
+    world.net.dns.outage = "servfail"
+    result = _scrapy_crawl_verify(world, guarded_env)
+    assert result.returncode == 3, result.stderr.decode()[-2000:]
+    last = result.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith(
+        "scrapy crawl: outage guard held back state changes: our resolver is failing"
+    )
+    assert world.state(report) == "queued" and world.show(report)["check_count"] == 0
+
+
 def _environment(world) -> dict[str, str]:
     return world.environ(recheck_interval="0s", dns_timeout="1s")
 
@@ -138,15 +152,20 @@ def test_scrapy_crawl_verify_from_the_root_does_what_ntd_check_does(world, guard
     site = world.net.site("shop.test")
     site.page("/a.jpg")
     [report] = world.add(site.url("/a.jpg"))
+    result = _scrapy_crawl_verify(world, guarded_env)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert world.state(report) == "online"
+    assert MARKER.encode() not in result.stdout + result.stderr
+
+
+def _scrapy_crawl_verify(world, guarded_env) -> subprocess.CompletedProcess:
+    """`scrapy crawl verify` from the repository's root, on the world's settings only."""
     scrapy = Path(sys.executable).with_name("scrapy")
     env = {k: v for k, v in guarded_env.items() if not k.startswith("NTD_")}
-    result = subprocess.run(
+    return subprocess.run(
         [str(scrapy), "crawl", "verify"],
         cwd=ROOT,
         env={**env, **_environment(world)},
         capture_output=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    assert world.state(report) == "online"
-    assert MARKER.encode() not in result.stdout + result.stderr

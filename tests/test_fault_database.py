@@ -29,6 +29,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -36,6 +37,7 @@ from crawler.recorder import Recorder
 from store.checks import CheckResult
 from store.models import Check, Report
 from store.types import utcnow
+from tests.conftest import ROOT
 
 # What both faulty passes run with: fast retries, a short busy timeout, a short lease.
 FAULT_SETTINGS = {
@@ -77,16 +79,25 @@ def test_a_write_whose_connection_drops_is_made_again_and_records_each_check_onc
     pages.assert_recorded(world, passes=2, removed=True)
 
 
+# How an operator or cron runs a pass, and how it words the stop (exit 1 for both).
+COMMANDS = {
+    "ntd check": (["ntd", "check"], "ntd: "),
+    "scrapy crawl verify": (["scrapy", "crawl", "verify"], "scrapy crawl: "),
+}
+
+
+@pytest.mark.parametrize("command_name", COMMANDS)
 def test_a_database_that_stays_down_stops_the_pass_and_the_next_one_checks_all(
-    world, guarded_env, tmp_path
+    world, guarded_env, command_name
 ):
+    argv, prefix = COMMANDS[command_name]
     pages = _Pages(world)
     world.check()
     pages.take_down_one()
     url = _tagged(world.database_url)
     started = time.monotonic()
     with _Fault(world.database_url, url) as fault:
-        command = _start_ntd_check(world, url, guarded_env, tmp_path)
+        command = _start_pass(world, url, guarded_env, argv)
         _wait_for(lambda: pages.fetched_in_every_path(2), "the pass's fetches")
         fault.begin(pages.ids[-1])
         while command.poll() is None and time.monotonic() - started < DEADLINE:
@@ -96,10 +107,12 @@ def test_a_database_that_stays_down_stops_the_pass_and_the_next_one_checks_all(
     out, err = command.communicate(timeout=DEADLINE)
     assert command.returncode == 1, err.decode()
     message = err.decode().strip().splitlines()[-1]
-    assert message.startswith("ntd: the pass stopped: the database failed 3 times in a row: ")
+    assert message.startswith(f"{prefix}the pass stopped: the database failed 3 times in a row: ")
     assert re.search(fault.reason, message)
     assert "0 of its 5 checks were recorded; the 5 others are checked again once their " in message
-    assert "LEASE_TTL 4 s" in message and b"Traceback" not in err and out == b""
+    assert "LEASE_TTL 4 s" in message
+    if command_name == "ntd check":  # Scrapy logs as it goes, to stderr
+        assert b"Traceback" not in err and out == b""
     # Nothing of the stopped pass was stored, the taken-down page is not removed on the
     # strength of a check never recorded, and its reports wait for their leases.
     pages.assert_recorded(world, passes=1, removed=False, fetches=2)
@@ -272,8 +285,9 @@ def _tagged(database_url: str) -> str:
     return tagged.render_as_string(hide_password=False)
 
 
-def _start_ntd_check(world, url: str, guarded_env: dict, cwd: Path) -> subprocess.Popen:
-    """`ntd check` in its own process, as an operator or cron runs it."""
+def _start_pass(world, url: str, guarded_env: dict, argv: list[str]) -> subprocess.Popen:
+    """``argv`` (`ntd check` or `scrapy crawl verify`) in its own process, from the
+    repository's root, as an operator or cron runs it."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NTD_")},
         **guarded_env,
@@ -281,9 +295,13 @@ def _start_ntd_check(world, url: str, guarded_env: dict, cwd: Path) -> subproces
             database_url=url, recheck_interval="0s", dns_timeout="1s", **FAULT_SETTINGS
         ),
     }
-    ntd = Path(sys.executable).with_name("ntd")
+    program = Path(sys.executable).with_name(argv[0])
     return subprocess.Popen(
-        [str(ntd), "check"], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [str(program), *argv[1:]],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
