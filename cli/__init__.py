@@ -46,6 +46,17 @@ def main() -> None:
     them, notify, and measure time to removal. Settings come from settings/, the TOML
     file named by NTD_SETTINGS, and NTD_<NAME> environment variables.
     """
+    # What the packages log while a command runs (an RDAP server failing, a write tried
+    # again) reaches stderr worded as the command's own errors are. `ntd run` and
+    # `ntd demo` set up logging of their own.
+    handler = logging.StreamHandler()
+    handler.setFormatter(_CommandFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
+class _CommandFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"ntd: {record.levelname.lower()}: {super().format(record)}"
 
 
 def entry() -> None:

@@ -18,5 +18,5 @@ def demo():
     from crawler.passes import run_with_reactor
     from demo.script import run
 
-    logging.basicConfig(level=logging.ERROR)
+    logging.basicConfig(level=logging.ERROR, force=True)
     run_with_reactor(lambda: run(console()))

@@ -20,6 +20,8 @@ def run():
     from service.process import run as run_service
 
     settings = Context().settings
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
     logging.getLogger("scrapy").setLevel(logging.WARNING)
     run_service(settings, scheduler.wire)

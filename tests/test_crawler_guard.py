@@ -77,6 +77,20 @@ def test_ntd_check_exits_3_when_our_resolver_fails(world, guarded_env, tmp_path)
     assert b"outage guard held back state changes: our resolver is failing" in result.stderr
 
 
+def test_ntd_check_words_what_failed_on_the_way_as_its_own_warnings(world, guarded_env, tmp_path):
+    site = world.net.site("shop.test")
+    site.page("/a.jpg")
+    [report] = world.add(site.url("/a.jpg"))
+    world.rdap.fail_next(50, status=500, retry_after=0)  # no wait between the tries
+    env = {**guarded_env, **_environment(world), "NTD_RDAP_RATE": "100/s"}
+    result = run_ntd("check", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.decode().splitlines()
+    assert lines and all(line.startswith("ntd: warning: RDAP for ") for line in lines), lines
+    assert any("/ip/127." in line and "answered 500" in line for line in lines)
+    assert world.state(report) == "online"
+
+
 def test_scrapy_crawl_verify_exits_3_as_ntd_check_does_when_our_resolver_fails(world, guarded_env):
     site = world.net.site("shop.test")
     site.page("/a.jpg")
