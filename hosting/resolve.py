@@ -10,22 +10,17 @@ everything; a CDN's abuse desk is told when the origin hides behind one.
 from __future__ import annotations
 
 import asyncio
-import copy
-import dataclasses
-import ipaddress
 import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
 
-from hosting.cdns import find_cdn
-from hosting.cymru import Origin, describe_asn, lookup_origin
-from hosting.dns import make_resolver, resolve_addresses
-from hosting.domains import registered_domain
+from hosting.dns import make_resolver
+from hosting.lookup import look_up, with_overrides
 from hosting.networks import NetworkLookup
 from settings import Settings
-from store.contacts import list_contacts, override_among
+from store.contacts import list_contacts
 from store.db import Store
 from store.models import ONLINE, Hosting, Report
 from store.types import utcnow
@@ -198,7 +193,7 @@ class HostingResolver:
 
     async def _one(self, target: Target) -> dict | None:
         try:
-            return await _resolve(target, self._dns_lookups, self._networks)
+            return await look_up(target.url, target.ip, self._dns_lookups, self._networks)
         except Exception as error:  # one host's failure must not stop the rest
             host, ip = _key(target)
             logger.warning("hosting of %s at %s: %s", host, ip, error)
@@ -234,7 +229,7 @@ def _store(store: Store, work: list[Target], results: list, tally: ResolveTally)
         for target, fields in zip(work, results, strict=True):
             if fields is not None:
                 if id(fields) not in applied:
-                    applied[id(fields)] = _with_overrides(contacts, fields)
+                    applied[id(fields)] = with_overrides(contacts, fields)
                 fields = applied[id(fields)]
                 rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
         # An upsert: another worker may be resolving the same reports at this moment.
@@ -283,118 +278,6 @@ async def _cancel(futures) -> None:
 def resolve_missing(store: Store, settings: Settings) -> ResolveTally:
     """The blocking form, for commands that run no event loop of their own."""
     return asyncio.run(resolve_hosting(store, settings))
-
-
-async def _resolve(target: Target, dns_lookup, networks: NetworkLookup) -> dict:
-    host = urlsplit(target.url).hostname or ""
-    domain = registered_domain(host)
-    sources: dict[str, str] = {"ip": "crawler: the address connected to"}
-    details: dict = {}
-    fields: dict = {
-        "ip": target.ip,
-        "registered_domain": domain,
-        "sources": sources,
-        "details": details,
-    }
-    if domain != host.strip("[]"):
-        sources["registered_domain"] = "tldextract: bundled public suffix list"
-        names = await dns_lookup(("names", host), lambda dns: resolve_addresses(dns, host))
-        details["cnames"] = list(names.cnames)
-
-    origin = await dns_lookup(("origin", target.ip), lambda dns: lookup_origin(dns, target.ip))
-    if isinstance(origin, Origin):
-        asn = origin.asn
-        description = await dns_lookup(("asn", asn), lambda dns: describe_asn(dns, asn))
-        origin = dataclasses.replace(origin, description=description)
-        fields["asn"], sources["asn"] = origin.asn, "cymru: origin"
-        details["prefix"], details["cymru_country"] = origin.prefix, origin.country
-        fields["org"], sources["org"] = origin.description, "cymru: AS description"
-        fields["country"], sources["country"] = origin.country, "cymru: registry country"
-        fields["network"], sources["network"] = origin.prefix, "cymru: BGP prefix"
-    else:
-        details["cymru"] = origin.value
-
-    network = await networks.network(target.ip, origin if isinstance(origin, Origin) else None)
-    if network is not None:
-        for name in ("network", "org", "country", "abuse_email"):
-            value = network.get(name)
-            if name == "network" and value and not _contains(value, target.ip):
-                continue  # cached for the prefix from another address's smaller range
-            if value:
-                fields[name] = value
-                sources[name] = network["sources"].get(name, "rdap")
-        details["fallback_emails"] = network.get("fallback_emails", [])
-
-    cdn = find_cdn(fields.get("asn"), tuple(details.get("cnames", ())))
-    if cdn is not None:
-        fields["cdn"], sources["cdn"] = cdn.name, "hosting/data/cdns.toml"
-        details["origin_hidden"] = True
-        if cdn.abuse:
-            if fields.get("abuse_email") and fields["abuse_email"] != cdn.abuse:
-                details.setdefault("fallback_emails", []).insert(0, fields["abuse_email"])
-            fields["abuse_email"], sources["abuse_email"] = cdn.abuse, f"cdn: {cdn.name}"
-
-    if domain and not _is_address(domain):
-        registrar = await networks.registrar(domain)
-        if registrar:
-            fields["registrar"], sources["registrar"] = registrar["name"], "rdap: domain"
-            if registrar.get("abuse_email"):
-                details.setdefault("escalations", []).append(
-                    {
-                        "kind": "registrar",
-                        "email": registrar["abuse_email"],
-                        "name": registrar["name"],
-                    }
-                )
-    if cdn is not None and cdn.abuse and fields.get("abuse_email") != cdn.abuse:
-        details.setdefault("escalations", []).append(
-            {"kind": "cdn", "email": cdn.abuse, "name": cdn.name}
-        )
-    details["domains"] = _domains_from(host)
-    return fields
-
-
-def _with_overrides(contacts: list, found: dict) -> dict:
-    """``found``, or a copy with staff's own contact, which wins over every look-up (the
-    look-ups' answers are shared by the whole run, and staff may add a contact during it).
-    """
-    domains = tuple(found["details"].get("domains", ()))
-    contact = override_among(contacts, found.get("ip"), found.get("asn"), domains)
-    if contact is None:
-        return found
-    fields = copy.deepcopy(found)
-    previous = fields.get("abuse_email")
-    if previous and previous != contact.email:
-        fields["details"].setdefault("fallback_emails", []).insert(0, previous)
-    fields["abuse_email"] = contact.email
-    fields["sources"]["abuse_email"] = f"staff contact: {contact.kind} {contact.key}"
-    return fields
-
-
-def _domains_from(host: str) -> list[str]:
-    """``a.b.example.com`` gives itself and each parent down to the registered domain."""
-    host = host.strip("[]").lower()
-    if _is_address(host):
-        return []
-    domain = registered_domain(host)
-    labels = host.split(".")
-    parents = [".".join(labels[i:]) for i in range(len(labels))]
-    return [p for p in parents if p.endswith(domain) and len(p) >= len(domain)]
-
-
-def _contains(cidr: str, ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return False
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 __all__ = ["HostingResolver", "ResolveTally", "resolve_hosting", "resolve_missing", "targets"]
