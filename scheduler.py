@@ -42,9 +42,17 @@ def _now():
     return datetime.now(UTC)
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+def log_as_a_service() -> None:
+    """Timestamped INFO lines on stderr, Scrapy's from WARNING up; replaces what a
+    command had set up before (`ntd run` comes through the `ntd` group's logging)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
     logging.getLogger("scrapy").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    log_as_a_service()
     run(settings_module.load(), wire)
 
 

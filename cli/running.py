@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from cli import main
 from cli.context import Context
 
@@ -20,8 +18,5 @@ def run():
     from service.process import run as run_service
 
     settings = Context().settings
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
-    )
-    logging.getLogger("scrapy").setLevel(logging.WARNING)
+    scheduler.log_as_a_service()
     run_service(settings, scheduler.wire)

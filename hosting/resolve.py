@@ -280,4 +280,11 @@ def resolve_missing(store: Store, settings: Settings) -> ResolveTally:
     return asyncio.run(resolve_hosting(store, settings))
 
 
-__all__ = ["HostingResolver", "ResolveTally", "resolve_hosting", "resolve_missing", "targets"]
+__all__ = [
+    "HostingResolver",
+    "ResolveTally",
+    "fresh_hosting",
+    "resolve_hosting",
+    "resolve_missing",
+    "targets",
+]

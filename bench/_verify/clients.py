@@ -59,9 +59,7 @@ def _finish(job: Job, name: str, label: str, checks, measured, log: Path) -> Res
     server = job.web.stats()
     if checks is None:
         checks = server["statuses"].get("200", 0)
-    refused = runner.violations(log)
-    if refused:
-        sys.exit(f"{label}: the network guard refused a destination:\n{refused}")
+    _guarded(label, log)
     result = Result(label, checks, measured, server)
     if measured.returncode != 0:
         result.notes.append(f"exit {measured.returncode}: {measured.stderr.strip()[-300:]}")
@@ -71,6 +69,13 @@ def _finish(job: Job, name: str, label: str, checks, measured, log: Path) -> Res
     if extra:
         result.notes.append(f"{extra:+d} requests beyond one per URL ({server['statuses']})")
     return result
+
+
+def _guarded(label: str, log: Path) -> None:
+    """Stop the benchmark if the network guard refused any destination of the client's."""
+    refused = runner.violations(log)
+    if refused:
+        sys.exit(f"{label}: the network guard refused a destination:\n{refused}")
 
 
 def bare_loop(job: Job) -> Result:
@@ -243,9 +248,7 @@ def ntd_passes(job: Job, count: int) -> list[dict]:
         name="passes",
         timeout=job.timeout,
     )
-    refused = runner.violations(log)
-    if refused:
-        sys.exit(f"ntd passes: the network guard refused a destination:\n{refused}")
+    _guarded("ntd passes", log)
     if measured.returncode != 0:
         sys.exit(f"ntd passes: exit {measured.returncode}: {measured.stderr.strip()[-2000:]}")
     job.web.stats()  # what the passes asked is nobody else's
