@@ -62,14 +62,33 @@ def bind_shared_port(endpoints: Sequence[Endpoint]) -> list[socket.socket]:
     raise OSError(errno.EADDRINUSE, f"no port free on all of {len(endpoints)} endpoints")
 
 
+def _close_backlog(listener: socket.socket) -> None:
+    """End, with a FIN, every connection the kernel established that was not accepted yet.
+
+    A client's connect returns once the kernel has the connection in the listen backlog,
+    before the server accepts it; closing the listener with connections still there
+    resets them (RST). Under load that is where a connection made just before a stop
+    waits, so a clean stop accepts and closes them first.
+    """
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except ConnectionAbortedError:
+            continue
+        conn.close()
+
+
 class StreamServer:
     """Serves TCP (or TLS) connections accepted on any number of listening sockets.
 
     Unlike ``asyncio.start_server`` on Python 3.11, :meth:`stop` ends every
-    connection, including hanging ones and unfinished TLS handshakes, and
-    leaves no socket to the garbage collector.  Accepting is synchronous,
-    in a reader callback, so that every accepted socket is handed to its
-    task at once and none can be in flight when the server stops.
+    connection, including hanging ones, unfinished TLS handshakes and those still
+    waiting to be accepted, and leaves no socket to the garbage collector.
+    Accepting is synchronous, in a reader callback, so that every accepted
+    socket is handed to its task at once and none can be in flight when the
+    server stops.
     """
 
     def __init__(self) -> None:
@@ -90,6 +109,7 @@ class StreamServer:
         loop = asyncio.get_running_loop()
         for listener in self._listeners:
             loop.remove_reader(listener.fileno())
+            _close_backlog(listener)
             listener.close()
         self._listeners.clear()
         tasks = list(self._connections)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 import settings
 from store.db import Store, open_store
@@ -41,20 +42,59 @@ def shared_file(relative: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin():
-    """An engine on the PostgreSQL test database, or a skip saying why there is none."""
-    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+def postgres_admin(request):
+    """An engine on the PostgreSQL test database, or a skip saying why there is none.
+
+    Where the server answers but the test database is not there yet (a new clone on a
+    machine with PostgreSQL running), it is created, and the run says so.
+    """
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        created = _create_test_database()
     except Exception as error:  # any failure to connect means: no PostgreSQL here
-        engine.dispose()
-        message = f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(error).__name__})"
+        message = f"PostgreSQL at {_safe_url(POSTGRES_URL)} is unreachable ({_first_line(error)})"
         if os.environ.get("TEST_POSTGRES_REQUIRED"):
             pytest.fail(message + " and TEST_POSTGRES_REQUIRED is set")
         pytest.skip(message + "; set TEST_POSTGRES_URL to run these tests")
+    if created:
+        plugins = request.config.pluginmanager
+        reporter, capture = (
+            plugins.get_plugin("terminalreporter"),
+            plugins.get_plugin("capturemanager"),
+        )
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(f"created the PostgreSQL test database {created!r}")
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     yield engine
     engine.dispose()
+
+
+def _create_test_database() -> str | None:
+    """Create TEST_POSTGRES_URL's database when its server answers without it; its name
+    if it was created, None if it was there. Raises when the server cannot be reached."""
+    url = make_url(POSTGRES_URL)
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+            ).scalar()
+            if exists:
+                return None
+            quoted = connection.dialect.identifier_preparer.quote(url.database)
+            connection.execute(text(f"CREATE DATABASE {quoted}"))
+            return url.database
+    finally:
+        server.dispose()
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

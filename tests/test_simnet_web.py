@@ -17,6 +17,7 @@ import pytest
 
 import simnet
 from simnet.addresses import AddressPool
+from simnet.listen import StreamServer, bind
 from simnet.tls import tls_available
 
 pytestmark = pytest.mark.timeout(30)
@@ -441,6 +442,29 @@ def test_start_and_stop_leave_no_threads_or_sockets():
         connection.close()
     assert threading.active_count() == threads
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_stop_ends_connections_not_yet_accepted_with_eof_not_reset():
+    # Under load a connection can be established by the kernel (the client's connect
+    # returned) but still wait in the listen backlog when the server stops: closing the
+    # listener would then reset it. Here the loop never gets to accept before stop().
+    async def scenario() -> list[bytes]:
+        server = StreamServer()
+        listener = bind("127.0.0.1", socket.SOCK_STREAM, 0)
+        server.listen(listener, _never_answers)
+        waiting = [socket.create_connection(listener.getsockname(), timeout=5) for _ in range(3)]
+        await server.stop()  # no await before it: none of the three was accepted
+        try:
+            return [connection.recv(1) for connection in waiting]
+        finally:
+            for connection in waiting:
+                connection.close()
+
+    assert asyncio.run(scenario()) == [b"", b"", b""]
+
+
+async def _never_answers(reader, writer) -> None:
+    await reader.read()
 
 
 def test_web_server_runs_on_any_event_loop_without_the_facade():
