@@ -18,8 +18,12 @@ def wire(scheduler, service: jobs.Service) -> None:
     every = {
         "check": service.settings.check_every.total_seconds(),
         "notify": service.settings.notify_every.total_seconds(),
+        "mail": service.settings.imap_every.total_seconds(),
     }
-    for name, function in (("check", jobs.check), ("notify", jobs.notify)):
+    wired = [("check", jobs.check), ("notify", jobs.notify)]
+    if service.settings.imap_url:
+        wired.append(("mail", jobs.fetch_mail))
+    for name, function in wired:
         scheduler.add_job(
             function,
             "interval",

@@ -54,3 +54,30 @@ def rm(key: str):
     except BadContact as error:
         raise CommandError(str(error)) from None
     click.echo(f"removed {key}")
+
+
+@contacts.command()
+def bouncing():
+    """List the mailboxes marked bouncing, staff's and look-ups' alike."""
+    from notifier.bouncing import bouncing as bouncing_mailboxes
+
+    ctx = Context()
+    with ctx.store.session() as session:
+        for mailbox in bouncing_mailboxes(session):
+            whose = "staff contact" if mailbox.staff_contact else "found by look-up"
+            click.echo(
+                f"{mailbox.address}\tsince {mailbox.since:%Y-%m-%d %H:%M}\t{whose}\t"
+                f"{mailbox.error or ''}"
+            )
+
+
+@contacts.command()
+@click.argument("email")
+def unbounce(email: str):
+    """Send notices to EMAIL again (its mailbox was fixed)."""
+    from notifier.bouncing import unbounce as unbounce_mailbox
+
+    ctx = Context()
+    with ctx.store.session() as session:
+        unbounce_mailbox(session, email, actor=ctx.actor, now=utcnow())
+    click.echo(f"{email} no longer marked bouncing")

@@ -60,6 +60,10 @@ def _print(result: dict, by: str | None) -> None:
         f"{result['notified']} notified; never seen online: {share(result['never_seen_online'])}; "
         f"reappearances: {result['reappearances']}"
     )
+    out.print(
+        f"notices: {result['notices_bounced']} bounced, {result['notices_answered']} answered; "
+        f"median time to first response: {duration(result['median_time_to_first_response_s'])}"
+    )
     table = Table(
         "",
         "notified",

@@ -92,6 +92,10 @@ class NoticeReport:
 class Draft:
     """One email to build: ``kind`` (one of KINDS) to ``to``, covering ``reports``.
 
+    ``message_id`` is the notice's own (``notifier.tokens``), ``envelope_from`` its bounce
+    address (None: the From address), ``provider_link`` the provider page's address for it,
+    valid until ``provider_link_expires`` (None without PUBLIC_URL).
+
     ``reason`` says why it goes (shown by ``ntd notify --dry-run``). ``previous_notice_at`` is,
     for a reminder, when the previous notice went; for an escalation, when the unresponsive
     ``original_recipient`` was first notified. ``cdn`` names the CDN hiding the origin, when
@@ -99,11 +103,15 @@ class Draft:
     """
 
     notice_id: int
+    message_id: str
     kind: str
     to: str
     reports: tuple[NoticeReport, ...]
     created_at: datetime
     reason: str
+    envelope_from: str | None = None
+    provider_link: str | None = None
+    provider_link_expires: datetime | None = None
     previous_notice_at: datetime | None = None
     original_recipient: str | None = None
     cdn: str | None = None
@@ -117,3 +125,6 @@ class Draft:
             raise ValueError("a notice covers at least one report")
         _aware("created_at", self.created_at)
         _aware("previous_notice_at", self.previous_notice_at)
+        _aware("provider_link_expires", self.provider_link_expires)
+        if not (self.message_id.startswith("<") and self.message_id.endswith(">")):
+            raise ValueError(f"message_id {self.message_id!r} is not <id@domain>")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import islice
 from urllib.parse import urlsplit
 
@@ -17,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from notifier.drafts import Draft, Hotline, NoticeReport
-from notifier.message import notice_message_id
 from notifier.policy import Candidate, Due, Rules, Sent, due
+from notifier.tokens import NoticeNames, store_key, token_hash
 from store.models import (
     ONLINE,
     Event,
@@ -26,6 +27,7 @@ from store.models import (
     Hosting,
     Mailbox,
     Notice,
+    ProviderLink,
     Report,
 )
 from store.models import (
@@ -33,6 +35,36 @@ from store.models import (
 )
 
 BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How notices are named and addressed. Reads MAIL_FROM, BOUNCE_ADDRESS, PUBLIC_URL,
+    PROVIDER_LINK_TTL and SECRET_KEY (or the store's own key), through ``naming()``."""
+
+    names: NoticeNames
+    mail_domain: str
+    bounce_base: str
+    public_url: str | None
+    link_ttl: timedelta
+
+    def envelope_from(self, notice_id: int) -> str:
+        return self.names.bounce_address(notice_id, self.bounce_base)
+
+    def provider_link(self, notice_id: int) -> str | None:
+        if self.public_url is None:
+            return None
+        return f"{self.public_url}/p/{self.names.provider_token(notice_id)}"
+
+
+def naming(session: Session, settings, hotline: Hotline) -> Naming:
+    return Naming(
+        names=NoticeNames(store_key(session, settings.secret_key)),
+        mail_domain=hotline.mail_domain,
+        bounce_base=settings.bounce_address or hotline.mail_from,
+        public_url=settings.public_url.rstrip("/") if settings.public_url else None,
+        link_ttl=settings.provider_link_ttl,
+    )
 
 
 def bouncing(session: Session) -> frozenset[str]:
@@ -92,9 +124,12 @@ def candidates(session: Session) -> Iterator[Candidate]:
 
 
 def plan(
-    session: Session, rules: Rules, *, now: datetime, mail_domain: str, max_reports: int
+    session: Session, rules: Rules, naming: Naming, *, now: datetime, max_reports: int
 ) -> list[Notice]:
-    """Record every notice due now as a pending row; one per recipient and kind, split."""
+    """Record every notice due now as a pending row; one per recipient and kind, split.
+
+    Each gets its Message-ID and, with PUBLIC_URL, its provider link (kept as a hash).
+    """
     groups: dict[tuple[str, str], list[Due]] = {}
     for candidate in candidates(session):
         for item in due(candidate, now, rules):
@@ -117,7 +152,17 @@ def plan(
             )
             session.add(notice)
             session.flush()  # the id names the Message-ID
-            notice.message_id = notice_message_id(notice.id, mail_domain)
+            notice.message_id = naming.names.message_id(notice.id, naming.mail_domain)
+            # A partner hotline is told, not asked: the provider page is for the host.
+            if naming.public_url is not None and kind != "partner":
+                session.add(
+                    ProviderLink(
+                        token_hash=token_hash(naming.names.provider_token(notice.id)),
+                        notice_id=notice.id,
+                        created_at=now,
+                        expires_at=now + naming.link_ttl,
+                    )
+                )
             session.add_all(
                 NoticeReportRow(notice_id=notice.id, report_id=i.report_id) for i in chunk
             )
@@ -135,7 +180,7 @@ def _context(items: list[Due]) -> dict:
     }
 
 
-def draft_for(session: Session, notice: Notice) -> Draft:
+def draft_for(session: Session, notice: Notice, naming: Naming) -> Draft:
     """What to build for a notice row: its reports as they stand now."""
     rows = session.execute(
         select(Report, Hosting)
@@ -153,8 +198,13 @@ def draft_for(session: Session, notice: Notice) -> Draft:
     context = notice.context or {}
     previous = context.get("previous_notice_at")
     cdn = next((h.cdn for _, h in rows if h is not None and h.cdn), None)
+    link = session.scalar(select(ProviderLink).where(ProviderLink.notice_id == notice.id))
     return Draft(
         notice_id=notice.id,
+        message_id=notice.message_id,
+        envelope_from=naming.envelope_from(notice.id),
+        provider_link=naming.provider_link(notice.id) if link is not None else None,
+        provider_link_expires=link.expires_at if link is not None else None,
         kind=notice.kind,
         to=notice.to,
         created_at=notice.created_at,

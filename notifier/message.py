@@ -32,15 +32,6 @@ def reference(draft: Draft) -> str:
     return f"NTD-{draft.notice_id}"
 
 
-def notice_message_id(notice_id: int, mail_domain: str) -> str:
-    """Deterministic per notice, so a re-send after a crash is de-duplicated by receivers."""
-    return f"<ntd-notice-{notice_id}@{mail_domain}>"
-
-
-def message_id(hotline: Hotline, draft: Draft) -> str:
-    return notice_message_id(draft.notice_id, hotline.mail_domain)
-
-
 @lru_cache(maxsize=8)
 def _environment(templates_dir: str | None) -> Environment:
     loaders = [FileSystemLoader(PACKAGED_TEMPLATES)]
@@ -83,6 +74,9 @@ def render(hotline: Hotline, draft: Draft, templates_dir: str | Path | None = No
     context = _context(hotline, draft)
     subject = environment.get_template("subject.txt.j2").render(context)
     body = environment.get_template(f"{draft.kind}.txt.j2").render(context)
+    if draft.provider_link and draft.provider_link not in body:
+        # A hotline's own template left the provider page out; it is part of the notice.
+        body += f"\nTell us what you did about these addresses: {draft.provider_link}\n"
     # The reference is ours, not the template's: replies and threading depend on it.
     return f"[{reference(draft)}] {' '.join(subject.split())}", body
 
@@ -98,7 +92,9 @@ def build_message(
     message["Reply-To"] = hotline.reply_to or hotline.mail_from
     message["Subject"] = subject
     message["Date"] = format_datetime(draft.created_at.astimezone(UTC))
-    message["Message-ID"] = message_id(hotline, draft)
+    # Deterministic per notice (a re-send after a crash is the same message) and
+    # unguessable: a bounce quoting it can be trusted (notifier.tokens).
+    message["Message-ID"] = draft.message_id
     # RFC 3834: tells auto-responders and vacation replies not to answer.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)

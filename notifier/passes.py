@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from notifier.exceptions import MissingIdentity
-from notifier.ledger import bouncing, draft_for, hotline_identity, plan
+from notifier.ledger import bouncing, draft_for, hotline_identity, naming, plan
 from notifier.message import describe
 from notifier.partners import load_partners
 from notifier.policy import Rules
@@ -59,14 +59,15 @@ def notify(store: Store, settings: Settings, *, dry_run: bool = False) -> Notify
         for _ in range(2):
             try:
                 with store.session() as session:
+                    names = naming(session, settings, hotline)
                     notices = plan(
                         session,
                         rules(settings, session),
+                        names,
                         now=utcnow(),
-                        mail_domain=hotline.mail_domain,
                         max_reports=settings.notice_max_reports,
                     )
-                    tally.planned += [describe(draft_for(session, n)) for n in notices]
+                    tally.planned += [describe(draft_for(session, n, names)) for n in notices]
                     if dry_run:
                         raise _DryRun  # leaving the block this way rolls the plan back
             except _DryRun:

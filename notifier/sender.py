@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from notifier.bouncing import mark_bounced
 from notifier.exceptions import Bounced, Deferred, TransportDown
-from notifier.ledger import draft_for
+from notifier.ledger import draft_for, naming
 from notifier.message import build_message
 from store.db import Store
-from store.models import Event, Mailbox, Notice, NoticeReport, Report
+from store.models import Notice, NoticeReport, Report
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,10 @@ def send_pending(store: Store, transport, hotline, settings, *, now: datetime) -
     for notice_id in ids:
         with store.session() as session:
             notice = session.get(Notice, notice_id)
-            message = build_message(hotline, draft_for(session, notice), settings.templates_dir)
+            draft = draft_for(session, notice, naming(session, settings, hotline))
+            message = build_message(hotline, draft, settings.templates_dir)
         try:
-            transport.send(notice_id, message)
+            transport.send(notice_id, message, draft.envelope_from)
         except TransportDown as error:
             tally.transport_down = str(error)
             _defer(store, notice_id, str(error), settings.smtp_retry)
@@ -99,25 +101,8 @@ def _defer(store: Store, notice_id: int, error: str, base: timedelta) -> None:
 
 
 def _bounce(store: Store, notice_id: int, error: str) -> None:
-    now = utcnow()
     with store.session() as session:
         notice = session.get(Notice, notice_id)
         notice.attempts += 1
-        notice.failed_at, notice.last_error = now, error
-        mailbox = session.get(Mailbox, notice.to)
-        if mailbox is None:
-            session.add(Mailbox(address=notice.to, bouncing_since=now, last_error=error))
-        report_ids = session.scalars(
-            select(NoticeReport.report_id).where(NoticeReport.notice_id == notice_id)
-        )
-        session.add_all(
-            Event(
-                at=now,
-                actor=ACTOR,
-                report_id=report_id,
-                action="bounced",
-                detail=f"{notice.to}: {error}",
-            )
-            for report_id in report_ids
-        )
+        mark_bounced(session, notice, error, actor=ACTOR, now=utcnow())
     logger.warning("notice %d bounced at %s: %s", notice_id, notice.to, error)

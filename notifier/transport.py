@@ -27,14 +27,16 @@ class Outbox:
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
-    def send(self, notice_id: int, message: EmailMessage) -> None:
+    def send(self, notice_id: int, message: EmailMessage, envelope_from: str | None) -> None:
+        # What a mail server records on delivery, first: where bounces are to go.
+        head = f"Return-Path: <{envelope_from}>\n".encode() if envelope_from else b""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = self.folder / f"notice-{notice_id}.eml"
         descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".notice-", suffix=".tmp")
         try:
             os.fchmod(descriptor, 0o600)
             with os.fdopen(descriptor, "wb") as file:
-                file.write(message.as_bytes())
+                file.write(head + message.as_bytes())
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -87,11 +89,12 @@ class Smtp:
             ) from None
         return client
 
-    def send(self, notice_id: int, message: EmailMessage) -> None:
+    def send(self, notice_id: int, message: EmailMessage, envelope_from: str | None) -> None:
+        """Send with ``envelope_from`` as MAIL FROM (the notice's bounce address)."""
         if self._client is None:
             self._client = self._connect()
         try:
-            refused = self._client.send_message(message)
+            refused = self._client.send_message(message, from_addr=envelope_from)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
             raise (Bounced if code >= 500 else Deferred)(f"{code} {_text(text)}") from None

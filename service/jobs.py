@@ -71,6 +71,26 @@ async def notify(service: Service) -> None:
         )
 
 
+async def fetch_mail(service: Service) -> None:
+    """The unseen messages of IMAP_URL: bounces, auto-replies, providers' replies."""
+    from inbound.imap import fetch
+
+    async with _counted(service, "mail"):
+        # imaplib and the store block: off the event loop.
+        fetched = await asyncio.to_thread(fetch, service.store, service.settings)
+        if fetched.total:
+            logger.info(
+                "mail: %d stored, %d already stored, %d dropped, %d not mail",
+                fetched.stored,
+                fetched.duplicates,
+                fetched.dropped,
+                fetched.refused,
+            )
+        if fetched.stored:
+            # A bounce may have sent reports on to their next contact.
+            service.notify_soon()
+
+
 class _counted:
     def __init__(self, service: Service, name: str) -> None:
         self.service, self.name = service, name

@@ -223,6 +223,67 @@ class Settings:
         "CSV country,email,name of partner hotlines: reports hosted in a listed country "
         "outside HOTLINE_COUNTRY get a partner notice.",
     )
+    secret_key: str | None = setting(
+        "",
+        parse.secret_key,
+        "Key of the HMACs behind Message-IDs, bounce addresses and provider links (at least "
+        "32 characters). Empty means a key the store makes on first use and keeps; set it to "
+        "keep the key out of the database.",
+    )
+    bounce_address: str | None = setting(
+        "",
+        parse.email,
+        "Envelope sender of every notice, with a per-notice token after '+' "
+        "(bounces+TOKEN@example.org): where bounces and auto-replies arrive. Empty means "
+        "MAIL_FROM. Its mailbox must accept plus-addresses and deliver them to ntd.",
+    )
+    public_url: str | None = setting(
+        "",
+        parse.public_url,
+        "Base URL at which providers reach `ntd serve` (behind a TLS proxy), e.g. "
+        "https://ntd.hotline.example. Set, every notice links to a provider page "
+        "PUBLIC_URL/p/TOKEN; empty, notices carry no link.",
+    )
+    provider_link_ttl: timedelta = setting(
+        "30d", parse.duration, "How long a notice's provider-page link stays valid."
+    )
+    provider_answers_per_hour: int = setting(
+        "30",
+        parse.positive_integer,
+        "Most answers one provider-page link takes in an hour; beyond, it answers 429.",
+    )
+    inbound_text_max: int = setting(
+        "4000",
+        parse.positive_integer,
+        "Characters of an inbound message's plain text that are kept; the rest is cut.",
+    )
+    inbound_max_bytes: int = setting(
+        "25MiB",
+        parse.size,
+        "Largest inbound message read whole. A larger one is kept by its headers only (pipe, "
+        "IMAP) or refused with 552 (LMTP), and never parsed for text.",
+    )
+    inbound_auto_replies: int = setting(
+        "5",
+        parse.positive_integer,
+        "Auto-replies kept per notice in a day; more are dropped as an auto-responder loop.",
+    )
+    imap_url: str | None = setting(
+        "",
+        parse.imap_url,
+        "imaps://user:pass@host[:port]/FOLDER (or imap://, ?starttls=1) of a mailbox that "
+        "receives bounces and replies. Set, `ntd mail fetch` and `ntd run` take its unseen "
+        "messages.",
+    )
+    imap_done_folder: str | None = setting(
+        "",
+        parse.optional_text,
+        "IMAP folder each stored message is moved to; empty means it is only marked seen.",
+    )
+    imap_every: timedelta = setting(
+        "1m", parse.duration, "How often `ntd run` fetches from IMAP_URL."
+    )
+    imap_timeout: timedelta = setting("30s", parse.duration, "Time limit of one IMAP command.")
     session_ttl: timedelta = setting(
         "8h",
         parse.duration,

@@ -211,3 +211,38 @@ def category(value: object) -> str:
     if name not in CATEGORIES:
         raise ValueError(f"{name!r} is not a category (one of {', '.join(CATEGORIES)})")
     return name
+
+
+def public_url(value: object) -> str | None:
+    """The dashboard's address as providers reach it: http(s), no query or fragment."""
+    url = http_url(value)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{url!r} must be a plain base URL (no user, query or fragment)")
+    return url
+
+
+def imap_url(value: object) -> str | None:
+    """``imaps://user:pass@host[:port]/FOLDER``, or ``imap://`` (``?starttls=1`` to upgrade)."""
+    url = text(value)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an IMAP URL (use imaps://user:pass@host/INBOX)")
+    if not parts.username:
+        raise ValueError(f"{url!r} names no user (use imaps://user:pass@host/INBOX)")
+    try:
+        parts.port  # noqa: B018 - evaluating it validates the port
+    except ValueError:
+        raise ValueError(f"{url!r} has a port that is not a number") from None
+    return url
+
+
+def secret_key(value: object) -> str | None:
+    key = text(value)
+    if key and len(key) < 32:
+        raise ValueError("must be at least 32 characters (e.g. from `openssl rand -hex 32`)")
+    return key or None

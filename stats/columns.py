@@ -40,6 +40,9 @@ class Record(NamedTuple):
     org: str | None
     country: str | None
     category: str
+    first_response_at: float | None = None  # the provider's first trusted answer
+    notices_bounced: int = 0  # notices that bounced, of those this report represents
+    notices_answered: int = 0  # notices answered, of those this report represents
 
 
 class Factor(NamedTuple):
@@ -83,6 +86,11 @@ class Columns:
     org: Factor
     country: Factor
     category: Factor
+    first_response_at: np.ndarray  # float64, NaN: no answer yet
+    # A notice covers several reports; each is counted once, at its lowest report id (its
+    # representative), so that sums over any group of reports count notices, not reports.
+    notices_bounced: np.ndarray  # int64
+    notices_answered: np.ndarray  # int64
 
     @classmethod
     def of(
@@ -98,8 +106,19 @@ class Columns:
         org,
         country,
         category,
+        first_response_at=None,
+        notices_bounced=None,
+        notices_answered=None,
     ) -> Columns:
-        """Coerce parallel sequences or arrays, one per ``Record`` field."""
+        """Coerce parallel sequences or arrays, one per ``Record`` field; the last three
+        may be left out (no answers, no notices counted)."""
+        size = len(state)
+        if first_response_at is None:
+            first_response_at = np.full(size, np.nan)
+        if notices_bounced is None:
+            notices_bounced = np.zeros(size, dtype=np.int64)
+        if notices_answered is None:
+            notices_answered = np.zeros(size, dtype=np.int64)
         if isinstance(state, np.ndarray) and state.dtype.kind in "iu":
             codes = state.astype(np.int8)
         else:
@@ -116,8 +135,14 @@ class Columns:
             factorize(org),
             factorize(country),
             factorize(category),
+            np.asarray(first_response_at, dtype=np.float64),
+            np.asarray(notices_bounced, dtype=np.int64),
+            np.asarray(notices_answered, dtype=np.int64),
         )
         lengths = {
+            len(columns.first_response_at),
+            len(columns.notices_bounced),
+            len(columns.notices_answered),
             len(columns.created_at),
             len(columns.state),
             len(columns.seen_online),

@@ -30,6 +30,9 @@ FIGURES = (
     "p90_time_to_removal_after_report_s",
     "never_seen_online",
     "reappearances",
+    "notices_bounced",
+    "notices_answered",
+    "median_time_to_first_response_s",
 )
 COLUMNS = ("group", *KEYS, *FIGURES)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

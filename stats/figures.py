@@ -19,6 +19,11 @@ Who counts:
   first notice, so it covers only notified reports. A group with fewer than ``min_group``
   notified reports has null time-to-removal figures (its counts stay: they are facts, not
   estimates). ``notified`` and ``min_group`` are in every group so a reader can see why.
+- Time to first response runs from the first notice to the provider's first trusted answer
+  (a reply matched by token or Message-ID, or an answer on the provider page), the
+  unanswered censored at ``now``, with the same ``min_group`` rule. ``notices_bounced``
+  and ``notices_answered`` count notices, each once, in the group of the lowest-numbered
+  report it covers.
 """
 
 from __future__ import annotations
@@ -33,8 +38,17 @@ from stats.survival import Survival, kaplan_meier
 WITHIN = {"24h": 24 * 3600, "72h": 72 * 3600, "7d": 7 * 24 * 3600}
 _ONLINE, _UNREACHABLE, _REMOVED = (STATES.index(s) for s in ("online", "unreachable", "removed"))
 _REJECTED, _CLOSED = STATES.index("rejected"), STATES.index("closed")
-_COUNTS = ("online", "removed", "unreachable", "notified", "never_seen_online", "reappearances")
-_NO_FITS = {"notice": None, "report": None}
+_COUNTS = (
+    "online",
+    "removed",
+    "unreachable",
+    "notified",
+    "never_seen_online",
+    "reappearances",
+    "notices_bounced",
+    "notices_answered",
+)
+_NO_FITS = {"notice": None, "report": None, "response": None}
 BREAKDOWNS = {
     "provider": "by_provider",
     "country": "by_country",
@@ -48,9 +62,12 @@ class _Sample(NamedTuple):
 
     columns: Columns  # restricted to the counted reports
     notified: np.ndarray  # bool
-    removed: np.ndarray  # bool: the event
-    since: dict[str, np.ndarray]  # origin ("notice"/"report") -> follow-up seconds
-    # origin -> (notified reports' rows, their follow-up, removed flags), by follow-up
+    removed: np.ndarray  # bool: the event of time to removal
+    # origin -> follow-up seconds: "notice" and "report" to removal, "response" from the
+    # first notice to the provider's first answer
+    since: dict[str, np.ndarray]
+    events: dict[str, np.ndarray]  # origin -> bool: the event happened (else censored)
+    # origin -> (notified reports' rows, their follow-up, event flags), by follow-up
     ordered: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
@@ -61,15 +78,21 @@ def _sample(data: Columns | list, now: float) -> _Sample:
     notified = ~np.isnan(columns.first_notice_at)
     removed = (columns.state == _REMOVED) & ~np.isnan(columns.removed_at)
     end = np.where(removed, columns.removed_at, now)
-    since, ordered = {}, {}
-    for origin, start in (("notice", columns.first_notice_at), ("report", columns.created_at)):
-        since[origin] = np.maximum(end - start, 0.0)
+    responded = ~np.isnan(columns.first_response_at)
+    answered = np.where(responded, columns.first_response_at, now)
+    since, events, ordered = {}, {}, {}
+    for origin, start, stop, event in (
+        ("notice", columns.first_notice_at, end, removed),
+        ("report", columns.created_at, end, removed),
+        ("response", columns.first_notice_at, answered, responded),
+    ):
+        since[origin], events[origin] = np.maximum(stop - start, 0.0), event
         # The one float sort per origin; every group's fit reuses this order. It need not be
         # stable (ties are fitted together), so numpy may use its faster SIMD sort.
         rows = np.flatnonzero(notified)
         rows = rows[np.argsort(since[origin][rows])]
-        ordered[origin] = (rows, since[origin][rows], removed[rows])
-    return _Sample(columns, notified, removed, since, ordered)
+        ordered[origin] = (rows, since[origin][rows], event[rows])
+    return _Sample(columns, notified, removed, since, events, ordered)
 
 
 def _groups(sample: _Sample, by: str | None) -> tuple[np.ndarray, list]:
@@ -141,6 +164,8 @@ def _table(sample: _Sample, by: str | None, min_group: int) -> list[tuple[object
         "notified": per_group(sample.notified),
         "never_seen_online": per_group(~columns.seen_online),
         "reappearances": per_group(weights=columns.reappearances),
+        "notices_bounced": per_group(weights=columns.notices_bounced),
+        "notices_answered": per_group(weights=columns.notices_answered),
     }
     fits = _fits(sample, codes, size, min_group)
     return [
@@ -173,6 +198,9 @@ def _figures(total: int, counts: dict[str, int], fits: dict[str, Survival | None
         "p90_time_to_removal_after_report_s": quantile("report", 0.1),
         "never_seen_online": counts["never_seen_online"] / total if total else None,
         "reappearances": counts["reappearances"],
+        "notices_bounced": counts["notices_bounced"],
+        "notices_answered": counts["notices_answered"],
+        "median_time_to_first_response_s": quantile("response", 0.5),
     }
 
 
@@ -229,4 +257,4 @@ def curve(
         chosen &= codes == (labels.index(group[1]) if group[1] in labels else -2)
     if np.count_nonzero(chosen) < min_group:
         return []
-    return kaplan_meier(sample.since[origin][chosen], sample.removed[chosen]).points()
+    return kaplan_meier(sample.since[origin][chosen], sample.events[origin][chosen]).points()

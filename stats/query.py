@@ -30,7 +30,18 @@ _STATE_CODE = (
     + " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(STATES))
     + " END"
 )
-_JOIN = "FROM reports r LEFT JOIN hosting h ON h.report_id = r.id"
+# Each notice counted once, at its representative (lowest) report: see stats.columns.
+_NOTICES = """
+    SELECT rep AS report_id, sum(bounced) AS bounced, sum(answered) AS answered FROM (
+        SELECT min(nr.report_id) AS rep,
+               max(CASE WHEN n.failed_at IS NOT NULL THEN 1 ELSE 0 END) AS bounced,
+               max(CASE WHEN n.answered_at IS NOT NULL THEN 1 ELSE 0 END) AS answered
+        FROM notices n JOIN notice_reports nr ON nr.notice_id = n.id
+        GROUP BY n.id
+    ) per_notice GROUP BY rep
+"""
+_JOIN = f"""FROM reports r LEFT JOIN hosting h ON h.report_id = r.id
+    LEFT JOIN ({_NOTICES}) ns ON ns.report_id = r.id"""
 
 # For the Arrow reader. The driver types each column by the values of its first batch,
 # so a column that is NULL all through it would be typed wrongly and fail on the first
@@ -38,7 +49,8 @@ _JOIN = "FROM reports r LEFT JOIN hosting h ON h.report_id = r.id"
 _ARROW_SQL = f"""
     SELECT r.created_at, coalesce(r.first_notice_at, ''), coalesce(r.removed_at, ''),
            r.state, r.seen_online, r.reappearances, coalesce(h.asn, -1),
-           coalesce(h.org, ''), coalesce(h.country, ''), r.category
+           coalesce(h.org, ''), coalesce(h.country, ''), r.category,
+           coalesce(r.first_response_at, ''), coalesce(ns.bounced, 0), coalesce(ns.answered, 0)
     {_JOIN}
 """
 _BATCH_ROWS = 131_072
@@ -52,7 +64,8 @@ def _sql(dialect: str) -> str:
     return f"""
         SELECT {epoch("r.created_at")}, {epoch("r.first_notice_at")}, {epoch("r.removed_at")},
                {_STATE_CODE}, r.seen_online, r.reappearances,
-               h.asn, h.org, h.country, r.category
+               h.asn, h.org, h.country, r.category, {epoch("r.first_response_at")},
+               coalesce(ns.bounced, 0), coalesce(ns.answered, 0)
         {_JOIN}
         ORDER BY r.id
     """  # noqa: S608
@@ -86,8 +99,9 @@ def _cursor_columns(store: Store) -> Columns:
         cursor.close()
     finally:
         connection.close()
-    fields = list(zip(*rows, strict=True)) if rows else [()] * 10
-    created, first, removed, state, seen, reappeared, asn, org, country, category = fields
+    fields = list(zip(*rows, strict=True)) if rows else [()] * 13
+    created, first, removed, state, seen, reappeared, asn, org, country, category = fields[:10]
+    responded, bounced, answered = fields[10:]
     return Columns.of(
         created_at=created,
         first_notice_at=first,
@@ -99,6 +113,9 @@ def _cursor_columns(store: Store) -> Columns:
         org=org,
         country=country,
         category=category,
+        first_response_at=responded,
+        notices_bounced=bounced,
+        notices_answered=answered,
     )
 
 
@@ -134,7 +151,10 @@ def _arrow_columns(path: str, slices: list[tuple[int, int | None]], busy_ms: int
     # A slice without rows (ids deleted by hand) comes back typed by no values at all, and
     # would not concatenate with the others.
     table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
-    created, first, removed, state, seen, reappeared, asn, org, country, category = table.columns
+    created, first, removed, state, seen, reappeared, asn, org, country, category = table.columns[
+        :10
+    ]
+    responded, bounced, answered = table.columns[10:]
     states = _labels(state)
     asn_values = _numpy(asn)
     asn_labels, asn_codes = np.unique(asn_values, return_inverse=True)
@@ -149,6 +169,9 @@ def _arrow_columns(path: str, slices: list[tuple[int, int | None]], busy_ms: int
         org=_labels(org),
         country=_labels(country),
         category=_labels(category),
+        first_response_at=_epoch(responded),
+        notices_bounced=_numpy(bounced),
+        notices_answered=_numpy(answered),
     )
 
 

@@ -58,6 +58,9 @@ class Report(Base):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the first notice covering the report went: the clock of time to removal.
     first_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The provider's first answer about it: a reply matched by a token or a Message-ID we
+    # sent, or an answer on the provider page. Never set by a subject tag alone.
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The fingerprint and type of the first online check: the soft-404 and
     # "replaced" rules compare against them.
     first_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -261,6 +264,8 @@ class Notice(Base):
     # For the text: when the previous notice went, to whom an escalation refers, the
     # partner hotline's name.
     context: Mapped[dict | None] = mapped_column(JSON)
+    # The first trusted answer to it (see Report.first_response_at).
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_notices_pending", "sent_at", "next_attempt_at"),)
 
@@ -288,3 +293,91 @@ class Mailbox(Base):
     address: Mapped[str] = mapped_column(String(320), primary_key=True)
     bouncing_since: Mapped[datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Secret(Base):
+    """A key the store keeps for itself, made on first use: e.g. the HMAC key behind
+    Message-IDs, bounce addresses and provider links, unless SECRET_KEY is set."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboundMessage(Base):
+    """A message a provider or a mail server sent us: a bounce, an auto-reply, a reply.
+
+    Kept: who sent it, its subject, what it is, the notice it answers and how that was
+    known (``matched_by``: token, message_id, subject or none), and its plain text cut at
+    INBOUND_TEXT_MAX. Never an attachment: only how many there were and their declared
+    types. ``digest`` (SHA-256 of the message as received) makes a second delivery of the
+    same message a no-op.
+    """
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    via: Mapped[str] = mapped_column(String(8))  # pipe, lmtp or imap
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    from_address: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(Text)  # the message's own
+    kind: Mapped[str] = mapped_column(String(16))  # bounce, delay, auto_reply, reply, unmatched
+    matched_by: Mapped[str] = mapped_column(String(16))  # token, message_id, subject, none
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"))
+    ticket: Mapped[str | None] = mapped_column(Text)  # the provider's own, from the subject
+    text: Mapped[str | None] = mapped_column(Text)
+    text_cut: Mapped[bool] = mapped_column(Boolean, default=False)
+    attachments: Mapped[int | None] = mapped_column(Integer)  # None: not read (too large)
+    attachment_types: Mapped[list[str] | None] = mapped_column(JSON)
+    # What it did (or why it did nothing): "marked ... bouncing", "matched by subject only".
+    outcome: Mapped[str | None] = mapped_column(Text)
+    # Shown in the dashboard's inbox until someone reads it.
+    needs_reading: Mapped[bool] = mapped_column(Boolean, default=False)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_inbound_notice", "notice_id"),
+        Index("ix_inbound_received", "received_at"),
+        Index("ix_inbound_inbox", "needs_reading", "read_at"),
+    )
+
+
+class ProviderLink(Base):
+    """A notice's link to the provider page: only the SHA-256 of its token is kept."""
+
+    __tablename__ = "provider_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProviderAction(Base):
+    """What a provider said about one report on the provider page: ``removed`` (a claim a
+    check must confirm), ``not_our_customer`` or ``question`` (with ``text``)."""
+
+    __tablename__ = "provider_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str | None] = mapped_column(Text)
+    needs_reading: Mapped[bool] = mapped_column(Boolean, default=False)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    read_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_provider_actions_report", "report_id", "id"),
+        Index("ix_provider_actions_notice", "notice_id", "at"),
+    )

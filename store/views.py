@@ -9,7 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.checks import CHECK_FIELDS
-from store.models import Check, Fingerprint, Hosting, Notice, NoticeReport, Report, ReportRef
+from store.models import (
+    Check,
+    Fingerprint,
+    Hosting,
+    InboundMessage,
+    Notice,
+    NoticeReport,
+    ProviderAction,
+    Report,
+    ReportRef,
+)
 
 HOSTING_FIELDS = (
     "ip",
@@ -63,6 +73,8 @@ def report_view(session: Session, report: Report) -> dict[str, Any]:
         "check_count": report.check_count,
         "checks": stored_checks(session, report),
         "notices": notices_view(session, report),
+        "messages": messages_view(session, report),
+        "provider_actions": provider_actions_view(session, report),
     }
 
 
@@ -91,11 +103,74 @@ def notices_view(session: Session, report: Report) -> list[dict[str, Any]]:
             "message_id": notice.message_id,
             "created_at": iso(notice.created_at),
             "at": iso(notice.sent_at),
-            "status": "sent" if notice.sent_at else "failed" if notice.failed_at else "pending",
+            "status": notice_status(notice),
             "reason": notice.reason,
             "error": notice.last_error,
+            "answered_at": iso(notice.answered_at),
         }
         for notice in notices
+    ]
+
+
+def notice_status(notice: Notice) -> str:
+    """pending, sent, failed (refused at sending) or bounced (refused after the relay
+    took it)."""
+    if notice.failed_at is not None:
+        return "bounced" if notice.sent_at is not None else "failed"
+    return "sent" if notice.sent_at is not None else "pending"
+
+
+def messages_view(session: Session, report: Report) -> list[dict[str, Any]]:
+    """The inbound messages matched to a notice that covered this report, oldest first."""
+    rows = session.scalars(
+        select(InboundMessage)
+        .join(NoticeReport, NoticeReport.notice_id == InboundMessage.notice_id)
+        .where(NoticeReport.report_id == report.id)
+        .order_by(InboundMessage.received_at, InboundMessage.id)
+    )
+    return [message_view(row) for row in rows]
+
+
+def message_view(row: InboundMessage) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "received_at": iso(row.received_at),
+        "via": row.via,
+        "from": row.from_address,
+        "subject": row.subject,
+        "kind": row.kind,
+        "notice_id": row.notice_id,
+        "matched_by": row.matched_by,
+        "ticket": row.ticket,
+        "text": row.text,
+        "text_cut": row.text_cut,
+        "attachments": row.attachments,
+        "attachment_types": row.attachment_types or [],
+        "outcome": row.outcome,
+        "needs_reading": row.needs_reading,
+        "read_at": iso(row.read_at),
+        "read_by": row.read_by,
+    }
+
+
+def provider_actions_view(session: Session, report: Report) -> list[dict[str, Any]]:
+    """What the provider said about this report on its page, oldest first."""
+    rows = session.scalars(
+        select(ProviderAction)
+        .where(ProviderAction.report_id == report.id)
+        .order_by(ProviderAction.at, ProviderAction.id)
+    )
+    return [
+        {
+            "id": row.id,
+            "at": iso(row.at),
+            "notice_id": row.notice_id,
+            "action": row.action,
+            "text": row.text,
+            "read_at": iso(row.read_at),
+            "read_by": row.read_by,
+        }
+        for row in rows
     ]
 
 

@@ -130,10 +130,10 @@ class Ntd:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
-    def __call__(self, *args: str):
+    def __call__(self, *args: str, input: bytes | str | None = None):
         from cli import main
 
-        return CliRunner(env=self.env).invoke(main, list(args), catch_exceptions=False)
+        return CliRunner(env=self.env).invoke(main, list(args), input=input, catch_exceptions=False)
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ their own), so that each test names the contacts it is about.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import signal
 import subprocess
@@ -18,60 +20,14 @@ import pytest
 
 from notifier.passes import notify
 from simnet.smtp import SmtpServer
-from store.models import Hosting
-from store.types import utcnow
 from tests.conftest import run_ntd
-
-IDENTITY = {
-    "mail_from": "notices@hotline.test",
-    "hotline_name": "Test Hotline",
-    "hotline_country": "NL",
-}
+from tests.mailroom import IDENTITY, Mailroom
 
 
 @pytest.fixture
 def smtp():
     with SmtpServer() as server:
         yield server
-
-
-class Mailroom:
-    def __init__(self, world, smtp) -> None:
-        self.world, self.smtp = world, smtp
-        self.site = world.net.site("host.test")
-        self.count = 0
-
-    def online(self, contact: str, n: int = 1, **hosting) -> list[int]:
-        """``n`` reports online now, hosted where ``contact`` is the abuse desk."""
-        ids = []
-        for _ in range(n):
-            self.count += 1
-            self.site.page(f"/{self.count}.jpg")
-            ids += self.world.add(self.site.url(f"/{self.count}.jpg"))
-        self.world.check(ids)
-        with self.world.store.session() as session:
-            for report_id in ids:
-                session.merge(
-                    Hosting(
-                        report_id=report_id,
-                        ip=self.site.address,
-                        asn=64500,
-                        network="127.10.0.0/24",
-                        org="Example Hosting",
-                        country=hosting.get("country", "NL"),
-                        abuse_email=contact,
-                        sources={"abuse_email": "test"},
-                        details=hosting.get("details", {}),
-                        resolved_at=utcnow(),
-                    )
-                )
-        return ids
-
-    def settings(self, **overrides):
-        return self.world.settings(smtp_url=self.smtp.url, smtp_retry="0s", **IDENTITY, **overrides)
-
-    def notify(self, **overrides):
-        return notify(self.world.store, self.settings(**overrides))
 
 
 @pytest.fixture
@@ -258,7 +214,11 @@ def test_without_smtp_notices_are_files_only_we_can_read(mailroom, tmp_path):
     notify(mailroom.world.store, mailroom.world.settings(outbox_dir=str(outbox), **IDENTITY))
     [eml] = list(outbox.iterdir())
     assert eml.name.endswith(".eml") and (eml.stat().st_mode & 0o777) == 0o600
-    assert b"Message-ID: <ntd-notice-" in eml.read_bytes()
+    [notice] = mailroom.world.show(1)["notices"]
+    written = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert written["Message-ID"] == notice["message_id"]
+    # Where bounces are to go: the notice's own bounce address, as SMTP would send it.
+    assert written["Return-Path"].startswith("<notices+ntd-1-")
 
 
 def test_a_kill_between_send_and_mark_resends_with_the_same_message_id(

@@ -38,7 +38,7 @@ def text_of(message) -> str:
 
 def test_headers():
     message = parsed(HOTLINE, make_draft(*three_reports()))
-    assert message["Message-ID"] == "<ntd-notice-12@hotline.example.org>"
+    assert message["Message-ID"] == "<ntd-12.abcdefghijklmnop@hotline.example>"
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Reply-To"] == "ntd@hotline.example.org"
     assert message["From"] == "Example Hotline <notices@hotline.example.org>"
@@ -57,7 +57,7 @@ def test_survives_the_wire():
     # The stdlib may fold a subject whole onto a continuation line; parsed back by the
     # stdlib it then keeps one leading space, which mail readers drop.
     assert message["Subject"].strip().startswith("[NTD-12] Escalation: ")
-    assert message["Message-ID"] == "<ntd-notice-12@hotline.example.org>"
+    assert message["Message-ID"] == "<ntd-12.abcdefghijklmnop@hotline.example>"
     assert long_url in text_of(message)
     documents = [json.loads(p.get_content()) for p in list(message.iter_parts())[1:]]
     assert [d["url"] for d in documents][-1] == long_url
@@ -111,10 +111,12 @@ def test_reappearance_and_cdn_notes():
 
 
 def test_reminder_wording():
-    draft = make_draft(kind="reminder", previous_notice_at=EARLIER, notice_id=13)
+    draft = make_draft(
+        kind="reminder", previous_notice_at=EARLIER, notice_id=13, message_id="<ntd-13.x@h.example>"
+    )
     message = parsed(HOTLINE, draft)
     assert message["Subject"].startswith("[NTD-13] Reminder: ")
-    assert message["Message-ID"] == "<ntd-notice-13@hotline.example.org>"
+    assert message["Message-ID"] == "<ntd-13.x@h.example>"
     assert "On 2025-02-27T08:00:00Z we notified you" in text_of(message)
 
 

@@ -92,6 +92,7 @@ def make_report(host="domain", category="A1", expected=EXPECTED, **changes) -> N
 def make_draft(*reports: NoticeReport, **changes) -> Draft:
     fields = dict(
         notice_id=12,
+        message_id="<ntd-12.abcdefghijklmnop@hotline.example>",
         kind="notice",
         to="abuse@hosting.example",
         reports=reports or (make_report(),),

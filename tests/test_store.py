@@ -170,3 +170,20 @@ def test_the_head_revision_is_alembics():
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_the_migrated_schema_is_the_models_schema(database_url):
+    # A migration written by hand must build exactly what the models declare.
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from store.models import Base
+
+    opened = open_store(database_url)
+    try:
+        with opened.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        opened.close()
+    assert differences == []

@@ -15,7 +15,7 @@ from store.db import Store
 from web import api
 from web.errors import HANDLERS
 from web.headers import SecurityHeaders
-from web.pages import admin, audit, intake, login, reports, statistics
+from web.pages import admin, audit, inbox, intake, login, provider, reports, statistics
 from web.templating import HERE
 
 # A CSV of 100,000 reports is about 10 MB; anything much larger is a mistake or an attack.
@@ -35,6 +35,8 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         *statistics.routes,
         *admin.routes,
         *audit.routes,
+        *inbox.routes,
+        *provider.routes,
         *api.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

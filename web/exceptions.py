@@ -33,3 +33,19 @@ class Missing(WebError):
     """The thing asked for does not exist."""
 
     status = 404
+
+
+class Gone(WebError):
+    """The thing asked for existed but no longer answers (an expired link)."""
+
+    status = 410
+
+
+class TooMany(WebError):
+    """Too many requests in a while; ``Retry-After`` says when to come back."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(1, retry_after))}

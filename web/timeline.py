@@ -1,4 +1,5 @@
-"""A report's history as one list, oldest first: checks, notices and staff actions."""
+"""A report's history as one list, oldest first: checks, notices, what came back (mail and
+the provider page) and staff actions."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from store.views import iso
 @dataclass(frozen=True)
 class Moment:
     at: str | None  # ISO 8601 UTC
-    kind: str  # check, notice or event
+    kind: str  # check, notice, message, provider or event
     title: str
     facts: list[tuple[str, Any]]  # label, value: shown as text, whatever it holds
 
@@ -21,6 +22,8 @@ def timeline(view: dict[str, Any], events: list[Event]) -> list[Moment]:
     """Merge ``report_view``'s checks and notices with the report's events."""
     moments = [_check(check) for check in view["checks"]]
     moments += [_notice(notice) for notice in view["notices"]]
+    moments += [_message(message) for message in view.get("messages", [])]
+    moments += [_provider(action) for action in view.get("provider_actions", [])]
     moments += [_event(event) for event in events]
     # Ties keep the order above (a check, then the notice it led to, then who acted).
     return sorted(moments, key=lambda moment: moment.at or "")
@@ -52,6 +55,34 @@ def _notice(notice: dict[str, Any]) -> Moment:
     return Moment(
         notice["created_at"], "notice", f"{notice['kind']} #{notice['id']}", _known(facts)
     )
+
+
+def _message(message: dict[str, Any]) -> Moment:
+    attachments = message.get("attachments")
+    facts = [
+        ("from", message.get("from")),
+        ("subject", message.get("subject")),
+        ("their ticket", message.get("ticket")),
+        ("matched by", message.get("matched_by")),
+        ("what it did", message.get("outcome")),
+        ("attachments (not kept)", attachments or None),
+        ("text", message.get("text") if message["kind"] in ("reply", "unmatched") else None),
+    ]
+    title = f"{message['kind'].replace('_', ' ')} to notice #{message['notice_id']}"
+    return Moment(message["received_at"], "message", title, _known(facts))
+
+
+PROVIDER_ACTIONS = {
+    "removed": "provider says removed",
+    "not_our_customer": "provider says not our customer",
+    "question": "provider asks a question",
+}
+
+
+def _provider(action: dict[str, Any]) -> Moment:
+    title = f"{PROVIDER_ACTIONS.get(action['action'], action['action'])} (provider page)"
+    facts = [("notice", f"#{action['notice_id']}"), ("text", action.get("text"))]
+    return Moment(action["at"], "provider", title, _known(facts))
 
 
 def _event(event: Event) -> Moment:

@@ -48,6 +48,9 @@ FIGURES = {
     "p90_time_to_removal_after_report_s": SECONDS,
     "never_seen_online": FRACTION,
     "reappearances": {"type": "integer"},
+    "notices_bounced": {"type": "integer"},
+    "notices_answered": {"type": "integer"},
+    "median_time_to_first_response_s": SECONDS,
     "min_group": {"type": "integer"},
 }
 
@@ -124,9 +127,42 @@ SCHEMAS: dict[str, Any] = {
             "message_id": _nullable("string"),
             "created_at": TIME,
             "at": MAYBE_TIME,
-            "status": {"enum": ["sent", "pending", "failed"]},
+            "status": {"enum": ["sent", "pending", "failed", "bounced"]},
             "reason": _nullable("string"),
             "error": _nullable("string"),
+            "answered_at": MAYBE_TIME,
+        }
+    ),
+    "Message": _object(
+        {
+            "id": {"type": "integer"},
+            "received_at": TIME,
+            "via": {"enum": ["pipe", "lmtp", "imap"]},
+            "from": _nullable("string"),
+            "subject": _nullable("string"),
+            "kind": {"enum": ["bounce", "delay", "auto_reply", "reply", "unmatched"]},
+            "notice_id": _nullable("integer"),
+            "matched_by": {"enum": ["token", "message_id", "subject", "none"]},
+            "ticket": _nullable("string"),
+            "text": _nullable("string"),
+            "text_cut": {"type": "boolean"},
+            "attachments": _nullable("integer"),
+            "attachment_types": {"type": "array", "items": {"type": "string"}},
+            "outcome": _nullable("string"),
+            "needs_reading": {"type": "boolean"},
+            "read_at": MAYBE_TIME,
+            "read_by": _nullable("string"),
+        }
+    ),
+    "ProviderAction": _object(
+        {
+            "id": {"type": "integer"},
+            "at": TIME,
+            "notice_id": {"type": "integer"},
+            "action": {"enum": ["removed", "not_our_customer", "question"]},
+            "text": _nullable("string"),
+            "read_at": MAYBE_TIME,
+            "read_by": _nullable("string"),
         }
     ),
     "Report": _object(
@@ -153,6 +189,11 @@ SCHEMAS: dict[str, Any] = {
             "check_count": {"type": "integer"},
             "checks": {"type": "array", "items": {"$ref": "#/components/schemas/Check"}},
             "notices": {"type": "array", "items": {"$ref": "#/components/schemas/Notice"}},
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+            "provider_actions": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ProviderAction"},
+            },
         }
     ),
     "ReportSummary": _object(
