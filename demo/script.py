@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import re
 import shutil
 import time
+from email.message import EmailMessage
+from email.policy import default
+from email.utils import make_msgid
 from pathlib import Path
 
 from rich.console import Console
@@ -13,13 +18,15 @@ import settings as settings_module
 from crawler.passes import run_pass
 from demo.world import PROVIDERS, build
 from hosting.resolve import resolve_hosting
+from inbound.ingest import Delivery, ingest
 from intake.submissions import Submission, validate
 from notifier.passes import notify
 from simnet import Internet
+from simnet.smtp import delivery_status_notification
 from stats.query import figures
-from store import reports
+from store import provider, reports
 from store.db import open_store_for
-from store.models import Hosting, Report
+from store.models import Hosting, InboundMessage, Report
 from store.types import utcnow
 
 VAR = Path("var")
@@ -39,6 +46,7 @@ def demo_settings(net: Internet, rdap_url: str) -> settings_module.Settings:
         mail_from="notices@demo-hotline.test",
         hotline_name="Demo Hotline",
         hotline_country="NL",
+        public_url="http://127.0.0.1:8000",
         recheck_interval="0s",
         reminder_interval="3s",
         reappearance_interval="0s",
@@ -105,7 +113,13 @@ async def run(out: Console) -> None:
         for line in sent.planned:
             out.print(f"  {line}")
 
-        out.rule("5. Some content comes down")
+        out.rule("5. The providers answer")
+        await asyncio.to_thread(_answers, out, store, settings)
+        sent = await asyncio.to_thread(notify, store, settings)
+        for line in sent.planned:
+            out.print(f"  {line}")
+
+        out.rule("6. Some content comes down")
         first_site = net.web.site("files1.example.test")
         for photo in (1, 2, 3):
             first_site.take_down(f"/album/{photo}.jpg", status=410)
@@ -118,8 +132,14 @@ async def run(out: Console) -> None:
             "time; content still up stays tracked."
         )
         _states(out, store)
+        with store.session() as session:
+            claimed = session.get(Report, 4)
+            out.print(
+                f"  report 4, which Nimbus Cloud said was removed: {claimed.state}, as the "
+                "check found it."
+            )
 
-        out.rule("6. Reminders for what is still up")
+        out.rule("7. Reminders for what is still up")
         await asyncio.sleep(3)
         await run_pass(settings)
         sent = await asyncio.to_thread(notify, store, settings)
@@ -127,7 +147,7 @@ async def run(out: Console) -> None:
             out.print(f"  {line}")
         out.print("Providers whose content came down get no reminder.")
 
-        out.rule("7. Time to removal")
+        out.rule("8. Time to removal")
         result = figures(store, settings.min_group)
         median = result["median_time_to_removal_s"]
         out.print(
@@ -144,12 +164,83 @@ async def run(out: Console) -> None:
                 f"  {entry['org']}: {entry['removed']} of {entry['notified']} removed"
                 + ("" if within is None else f", {within:.0%} within 24 h")
             )
+        out.print(
+            f"Notices bounced: {result['notices_bounced']}; answered: "
+            f"{result['notices_answered']} (a reply, or an answer on the provider page)."
+        )
         store.close()
     out.rule("Explore")
     out.print(f"The demo took {time.monotonic() - started:.0f} s. Its data stays in {DATABASE}:")
     out.print(f"  export NTD_DATABASE_URL=sqlite:///{DATABASE}")
     out.print("  ntd show 1        ntd show 4 --json        ntd stats --by provider")
     out.print(f"  ls {OUTBOX}/      (the notices, as .eml files)")
+
+
+def _answers(out: Console, store, settings) -> None:
+    """What comes back: a relay's late bounce, a provider's reply, a provider-page click;
+    each handed over as the mail server's pipe (`ntd mail ingest`) or the page would."""
+    notices = {}
+    for path in sorted(OUTBOX.glob("notice-*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=default)
+        notices[message["To"]] = (path.read_bytes(), message)
+
+    raw, message = notices["abuse@quickserve.test"]
+    bounce = delivery_status_notification(
+        raw, message["Return-Path"].strip("<>"), "abuse@quickserve.test"
+    )
+    stored = ingest(
+        store,
+        settings,
+        Delivery.of(
+            bounce,
+            "pipe",
+            settings.inbound_max_bytes,
+            sender="",
+            recipients=(message["Return-Path"].strip("<>"),),
+        ),
+    )
+    out.print(
+        "The relay had accepted Quickserve's notice; then its bounce comes back to "
+        f"{message['Return-Path']}, the notice's own address (VERP). ntd matches it by that "
+        f"token, not by anything a sender could forge: {stored.outcome}."
+    )
+
+    raw, message = notices["abuse@example-hosting.test"]
+    answer = EmailMessage()
+    answer["From"] = "Example Hosting Abuse <abuse@example-hosting.test>"
+    answer["To"] = message["Reply-To"]
+    answer["Subject"] = f"Re: {message['Subject']} [Ticket#EH-20417]"
+    answer["In-Reply-To"] = answer["References"] = message["Message-ID"]
+    answer["Message-ID"] = make_msgid(domain="example-hosting.test")
+    answer.set_content("Thank you for your report. We are looking into it.\n-- Abuse desk")
+    stored = ingest(store, settings, Delivery.of(answer.as_bytes(), "pipe", 10**6))
+    with store.session() as session:
+        ticket = session.get(InboundMessage, stored.id).ticket
+    out.print(
+        f"Example Hosting replies, quoting its own ticket {ticket}: matched by the Message-ID "
+        "it answers, it goes on the reports' timelines and into the dashboard's inbox."
+    )
+
+    raw, message = notices["abuse@nimbus-cloud.test"]
+    text = message.get_body(("plain",)).get_content()
+    token = re.search(r"/p/([A-Za-z0-9_-]+)", text).group(1)
+    with store.session() as session:
+        page = provider.page(session, token, utcnow())
+        first = page.reports[0]
+        provider.answer(
+            session,
+            token,
+            first.id,
+            "removed",
+            None,
+            per_hour=settings.provider_answers_per_hour,
+            now=utcnow(),
+        )
+    out.print(
+        f"Nimbus Cloud opens the link in its notice (/p/…, no login, its {len(page.reports)} "
+        f'reports only) and clicks "Removed" for report {first.id}: it is due for a check '
+        "at once. Only a check can mark it removed; the click is recorded as a claim."
+    )
 
 
 def _outcomes(outcomes: dict[str, int]) -> str:

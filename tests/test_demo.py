@@ -16,6 +16,13 @@ def test_the_demo_runs_the_whole_loop_on_its_own_database(guarded_env, tmp_path)
         "Every URL is checked",
         "Who hosts it",
         "Notices go out",
+        "The providers answer",
+        "its bounce comes back to <notices+ntd-",
+        "marked bouncing",
+        "fallback after a bounce",
+        "quoting its own ticket Ticket#EH-20417",
+        'clicks "Removed" for report 4',
+        "report 4, which Nimbus Cloud said was removed: removed",
         "Some content comes down",
         "Reminders for what is still up",
         "Time to removal",
@@ -26,7 +33,7 @@ def test_the_demo_runs_the_whole_loop_on_its_own_database(guarded_env, tmp_path)
     assert (tmp_path / "var" / "demo.sqlite3").exists()
     assert not (tmp_path / "var" / "ntd.sqlite3").exists()  # the default store is untouched
     notices = sorted((tmp_path / "var" / "demo-outbox").glob("*.eml"))
-    assert len(notices) >= 4  # three first notices and reminders
+    assert len(notices) >= 5  # three first notices, a fallback and reminders
     assert MARKER not in output
     assert files_containing_marker([p for p in tmp_path.rglob("*") if p.is_file()]) == []
     shown = run_ntd(

@@ -204,6 +204,9 @@ def test_a_late_bounce_falls_back_and_a_reply_reaches_the_timeline_and_inbox(
         read = browser.post(f"/inbox/message/{reply_view['id']}/read", data={"csrf": browser.csrf})
         assert read.status_code == 303
         assert "Thank you, we are looking into it." not in browser.get("/inbox").text
+        board = web.browser("manager").get("/stats").text
+        assert '<span class="figure" id="bounced">1</span>' in board
+        assert '<span class="figure" id="answered">1</span>' in board
     finally:
         web.close()
 

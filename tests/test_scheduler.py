@@ -15,6 +15,7 @@ import pytest
 from simnet.cymru import announce
 from simnet.rdap import contact
 from simnet.smtp import SmtpServer
+from tests.imapserver import ImapServer, missing
 
 NTD = Path(sys.executable).with_name("ntd")
 
@@ -128,3 +129,40 @@ def test_a_standby_takes_over_when_the_leader_dies(world, guarded_env, tmp_path,
         took_over = second.wait_for("leading", 15)
         assert took_over is not None, second.log()
         assert took_over - killed_at < 3 + 1.5  # LEADER_TIMEOUT, and a little slack
+
+
+@pytest.mark.skipif(missing(), reason="Debian's dovecot-imapd is not installed")
+def test_a_bounce_fetched_by_imap_sends_the_fallback_unattended(
+    world, guarded_env, tmp_path, schedulers
+):
+    site = world.net.site("shop.test", "127.10.1.1")
+    announce(world.net.dns, site.address, 64500, "127.10.1.0/24")
+    world.rdap.network(
+        "127.10.1.0/24",
+        entities=[
+            contact("ORG1", ["registrant"], email="noc@host.test", name="Host"),
+            contact("AB1", ["abuse"], email="abuse@host.test"),
+        ],
+    )
+    site.page("/1.jpg")
+    with SmtpServer() as smtp, ImapServer() as imap:
+        smtp.bounce_later("abuse@host.test")
+        env = environment(
+            world, guarded_env, smtp.url, NTD_IMAP_URL=imap.url(), NTD_IMAP_EVERY="1s"
+        )
+        scheduler = Scheduler(env, tmp_path)
+        schedulers.append(scheduler)
+        assert scheduler.wait_for("leading", 20), scheduler.log()
+        world.add(site.url("/1.jpg"))
+        deadline = time.monotonic() + 30
+        while not smtp.bounces and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [bounce] = smtp.bounces
+        imap.deliver(f"Delivered-To: {bounce.to}\r\n".encode() + bounce.raw)
+        while not smtp.to("noc@host.test") and time.monotonic() < deadline + 30:
+            time.sleep(0.1)
+        assert smtp.to("noc@host.test"), scheduler.log()
+        assert "mail: 1 stored" in scheduler.log()
+        with imap.client() as client:
+            client.select_folder("INBOX")
+            assert client.search(["UNSEEN"]) == []

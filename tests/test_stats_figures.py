@@ -246,3 +246,27 @@ def test_csv_leaves_nulls_empty_and_safe_text_alone() -> None:
     provider = next(r for r in rows if r["group"] == "provider")
     assert provider["org"] == "Plain Host, Inc." and provider["asn"] == "64500"
     assert provider["median_time_to_removal_s"] == "" and provider["notified"] == "2"
+
+
+def test_time_to_first_response_censors_the_unanswered_and_notices_are_counted_once() -> None:
+    answered = [2, 5, 8, 30]  # hours from the first notice to the provider's first answer
+    reports = []
+    for hours in answered:
+        base = report(notified_ago=50 * HOUR)
+        reports.append(
+            base._replace(
+                first_response_at=base.first_notice_at + hours * HOUR, notices_answered=1
+            )
+        )
+    # Four never answered, watched for 50 h; one of them represents a notice that bounced.
+    reports += [report(notified_ago=50 * HOUR) for _ in range(3)]
+    reports.append(report(notified_ago=50 * HOUR, org="Other")._replace(notices_bounced=1))
+    figures = compute(reports, NOW, min_group=1)
+    # S: 7/8, 6/8, 5/8, then 4/8 at 30 h: the median is 30 h, not the naive 6.5 h.
+    assert figures["median_time_to_first_response_s"] == 30 * HOUR
+    assert (figures["notices_answered"], figures["notices_bounced"]) == (4, 1)
+    by_org = {entry["org"]: entry for entry in figures["by_provider"]}
+    assert by_org["Host"]["notices_answered"] == 4 and by_org["Host"]["notices_bounced"] == 0
+    assert by_org["Other"]["notices_bounced"] == 1
+    assert by_org["Other"]["median_time_to_first_response_s"] is None  # never answered
+    assert figures["median_time_to_removal_s"] is None  # nothing removed: answers are not removals
