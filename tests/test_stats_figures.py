@@ -254,9 +254,7 @@ def test_time_to_first_response_censors_the_unanswered_and_notices_are_counted_o
     for hours in answered:
         base = report(notified_ago=50 * HOUR)
         reports.append(
-            base._replace(
-                first_response_at=base.first_notice_at + hours * HOUR, notices_answered=1
-            )
+            base._replace(first_response_at=base.first_notice_at + hours * HOUR, notices_answered=1)
         )
     # Four never answered, watched for 50 h; one of them represents a notice that bounced.
     reports += [report(notified_ago=50 * HOUR) for _ in range(3)]
