@@ -109,4 +109,5 @@ def fetch():
     click.echo(
         f"{fetched.stored} stored, {fetched.duplicates} already stored, "
         f"{fetched.dropped} dropped as loops, {fetched.refused} not mail"
+        + (f", {fetched.failed} not stored (flagged in the mailbox)" if fetched.failed else "")
     )

@@ -24,9 +24,11 @@ from inbound.exceptions import MailboxError, NotAMessage
 from inbound.ingest import Delivery, Stored, ingest
 from settings import Settings
 from store.db import Store
+from store.exceptions import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 _SEEN = b"\\Seen"
+_FLAGGED = b"\\Flagged"
 _BATCH = 100
 
 
@@ -69,10 +71,11 @@ class Fetched:
     duplicates: int = 0
     dropped: int = 0
     refused: int = 0  # not mail at all: marked seen and left in the mailbox
+    failed: int = 0  # could not be stored: flagged and left in the mailbox
 
     @property
     def total(self) -> int:
-        return self.stored + self.duplicates + self.dropped + self.refused
+        return self.stored + self.duplicates + self.dropped + self.refused + self.failed
 
 
 def fetch(store: Store, settings: Settings) -> Fetched:
@@ -101,6 +104,20 @@ def fetch(store: Store, settings: Settings) -> Fetched:
                         logger.warning("IMAP message %s of %s refused: %s", uid, mailbox, error)
                         client.add_flags([uid], [_SEEN])
                         fetched.refused += 1
+                        continue
+                    except StoreUnavailable:
+                        raise  # this and the rest stay unseen, for the next fetch
+                    except Exception as error:
+                        # One message that cannot be stored must not hold up the rest:
+                        # it stays in the mailbox, flagged for a person to look at.
+                        logger.error(
+                            "IMAP message %s of %s not stored (%s): left flagged in the mailbox",
+                            uid,
+                            mailbox,
+                            type(error).__name__,
+                        )
+                        client.add_flags([uid], [_SEEN, _FLAGGED])
+                        fetched.failed += 1
                         continue
                     _count(fetched, stored)
                     _done(client, uid, done)

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 ACTOR = "mail"
 VIAS = ("pipe", "lmtp", "imap")
 _LOOP_WINDOW = timedelta(days=1)
+MATCHED_BY = ("token", "message_id", "subject", "none")  # surest first
 _CHUNK = 1 << 16
 
 
@@ -190,6 +191,8 @@ def _store(
             f"{delivery.size:,} bytes, over INBOUND_MAX_BYTES: kept by its headers only, "
             f"its text and attachments not read; {outcome}"
         )
+    elif not parsed.body_read:
+        outcome = f"too broken to read past its headers (if those); {outcome}"
     row.outcome = outcome
     session.add(row)
     session.flush()
@@ -242,6 +245,14 @@ def _act(
             return f"notice {notice.id} to {notice.to} had already bounced", False
         if notice.sent_at is None:
             return f"notice {notice.id} was never sent, so cannot have bounced: nothing done", True
+        if found.by != "token" and notice.to.lower() not in failures.permanent:
+            # Our Message-ID in a bounce for someone else: a copy of the thread (staff's
+            # reply with a Cc) bounced, not the notice. Staff read it; nothing changes.
+            failed = ", ".join(failures.permanent)
+            return (
+                f"a bounce for {failed}, not for notice {notice.id}'s recipient {notice.to}: "
+                "nothing done"
+            ), True
         why = failures.diagnostic or "a permanent failure"
         mark_bounced(
             session, notice, f"bounced after the relay accepted it: {why}", actor=ACTOR, now=now
@@ -259,6 +270,9 @@ def _act(
         return f"a mail system's message ({machine}) that is no bounce ntd can read", True
     if not found.trusted:
         return f"{weak}: unverified, not counted as an answer", True
+    if notice.kind == "partner":
+        # A partner hotline's answer: staff read it; it is not the provider's response.
+        return f"reply from the partner hotline to notice {notice.id}", True
     record_response(session, notice.id, now)
     return f"reply to notice {notice.id}", True
 
@@ -275,8 +289,12 @@ def _loop(
     if kind in ("bounce", "delay"):
         return None
     since = now - _LOOP_WINDOW
+    # Only messages matched at least as surely count against this one: a forged subject
+    # tag must not use up a notice's auto-reply quota, nor make the real reply a "repeat".
+    as_sure = MATCHED_BY[: MATCHED_BY.index(found.by) + 1]
     recent = select(InboundMessage).where(
         InboundMessage.received_at >= since,
+        InboundMessage.matched_by.in_(as_sure),
         InboundMessage.notice_id == _id(found)
         if found.notice is not None
         else InboundMessage.notice_id.is_(None),

@@ -13,13 +13,14 @@ enclose the very material we report.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import email
 import email.header
 import email.parser
 import email.utils
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from html.parser import HTMLParser
 
@@ -77,12 +78,42 @@ class Parsed:
     text_cut: bool = False
     attachments: int | None = 0  # None: the body was not read
     attachment_types: tuple[str, ...] = ()
+    body_read: bool = True  # False: too large, or too broken to read past the headers
     defects: int = 0
 
 
 def parse(raw: bytes, *, text_max: int, headers_only: bool = False) -> Parsed:
     """Read ``raw``; with ``headers_only`` (a message over INBOUND_MAX_BYTES) only its
-    header block, which ``raw`` must then begin with."""
+    header block, which ``raw`` must then begin with.
+
+    A message built to break a parser (a thousand nested parts, a header of nested
+    comments: Python's email package recurses on both) is read by its headers only, and
+    failing that, as nothing but the Message-IDs of ours it quotes. ``body_read`` says
+    which."""
+    with contextlib.suppress(Exception):  # RecursionError included
+        return _parse(raw, text_max, headers_only)
+    if not headers_only:
+        with contextlib.suppress(Exception):
+            return replace(_parse(raw, text_max, True), body_read=False, defects=1)
+    return Parsed(
+        from_address=None,
+        subject=None,
+        message_id=None,
+        in_reply_to=(),
+        our_ids=_our_ids(raw),
+        subject_notice=None,
+        ticket=None,
+        header_recipients=(),
+        return_path=None,
+        auto_reply=None,
+        machine=None,
+        attachments=None,
+        body_read=False,
+        defects=1,
+    )
+
+
+def _parse(raw: bytes, text_max: int, headers_only: bool) -> Parsed:
     if headers_only:
         message = email.parser.BytesHeaderParser().parsebytes(_header_block(raw))
     else:
@@ -119,6 +150,7 @@ def parse(raw: bytes, *, text_max: int, headers_only: bool = False) -> Parsed:
         text_cut=body.cut if body else False,
         attachments=body.attachments if body else None,
         attachment_types=tuple(body.types[:_MOST_TYPES]) if body else (),
+        body_read=not headers_only,
         defects=len(message.defects) + (body.defects if body else 0),
     )
 
@@ -219,14 +251,21 @@ class _Headers:
         value = self.text(name)
         if value is None:
             return None
-        address = email.utils.parseaddr(value)[1].strip().lower()
+        try:
+            address = email.utils.parseaddr(value)[1].strip().lower()
+        except Exception:  # RecursionError on nested comments
+            return None
         if not address:
             return "" if empty_ok and value.strip() in ("<>", "") else None
         return clean(address)
 
     def addresses(self, name: str) -> list[str]:
         values = [_decode(v) for v in self._raw(name)]
-        return [clean(a.lower()) for _, a in email.utils.getaddresses(values) if "@" in a]
+        try:
+            pairs = email.utils.getaddresses(values)
+        except Exception:  # RecursionError on nested comments
+            return []
+        return [clean(a.lower()) for _, a in pairs if "@" in a]
 
 
 def _decode(value: str) -> str:
@@ -250,7 +289,7 @@ def _decode(value: str) -> str:
 def _charset(name: str | None) -> str:
     try:
         return codecs.lookup(name or "utf-8").name
-    except LookupError:
+    except Exception:  # unknown, or not even a name (a NUL in it)
         return "utf-8"
 
 

@@ -87,8 +87,9 @@ class Columns:
     country: Factor
     category: Factor
     first_response_at: np.ndarray  # float64, NaN: no answer yet
-    # A notice covers several reports; each is counted once, at its lowest report id (its
-    # representative), so that sums over any group of reports count notices, not reports.
+    # A notice covers several reports; each is counted once, at the lowest id among its
+    # counted reports (its representative), so that sums over any group of reports
+    # count notices, not reports.
     notices_bounced: np.ndarray  # int64
     notices_answered: np.ndarray  # int64
 

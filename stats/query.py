@@ -30,13 +30,16 @@ _STATE_CODE = (
     + " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(STATES))
     + " END"
 )
-# Each notice counted once, at its representative (lowest) report: see stats.columns.
+# Each notice counted once, at its representative report: the lowest of those the
+# statistics count (not rejected or closed; see stats.columns).
 _NOTICES = """
     SELECT rep AS report_id, sum(bounced) AS bounced, sum(answered) AS answered FROM (
         SELECT min(nr.report_id) AS rep,
                max(CASE WHEN n.failed_at IS NOT NULL THEN 1 ELSE 0 END) AS bounced,
                max(CASE WHEN n.answered_at IS NOT NULL THEN 1 ELSE 0 END) AS answered
         FROM notices n JOIN notice_reports nr ON nr.notice_id = n.id
+        JOIN reports counted ON counted.id = nr.report_id
+        WHERE counted.state NOT IN ('rejected', 'closed')
         GROUP BY n.id
     ) per_notice GROUP BY rep
 """

@@ -1,11 +1,13 @@
 """The provider page's side of the store: what a notice's link shows, and the answers
 given on it.
 
-The link's token is never stored, only its SHA-256 (``provider_links``), so a copy of the
-database opens no page. An answer is recorded for staff and counted as the provider's
-first response; "removed" makes the report due at once, and only the check that follows
-can set ``removed``: a click never does. Answers per link are limited to
-PROVIDER_ANSWERS_PER_HOUR, counted in the store so that every `ntd serve` shares it.
+The link's token is never stored, only its SHA-256 (``provider_links``), so the table
+alone opens no page; with SECRET_KEY kept outside the database (the tokens are HMACs
+under it), neither does a copy of the whole database. An answer is recorded for staff
+and counted as the provider's first response; "removed" makes the report due at once,
+and only the check that follows can set ``removed``: a click never does. Answers per
+link are limited to PROVIDER_ANSWERS_PER_HOUR, counted in the store so that every `ntd
+serve` shares it.
 """
 
 from __future__ import annotations

@@ -396,3 +396,31 @@ def test_delays_and_auto_replies_are_recorded_only(mailroom, smtp, ntd):
     assert [n["status"] for n in shown["notices"]] == ["sent"]
     assert shown["notices"][0]["answered_at"] is None  # an auto-reply is no answer
     assert len(smtp.received) == 1
+
+
+def test_a_bounce_of_someone_else_quoting_our_message_id_changes_nothing(mailroom, smtp, ntd):
+    """Staff answered the provider with a mistyped Cc: that copy bounced, and the bounce
+    quotes our Message-ID. The provider's own mailbox is fine."""
+    [report] = mailroom.online("abuse@host.test", details={"fallback_emails": ["noc@host.test"]})
+    mailroom.notify()
+    [notice] = smtp.received
+    copy = f"Message-ID: <x@hotline.test>\r\nReferences: {notice.message_id}\r\n\r\n".encode()
+    bounce = delivery_status_notification(copy, "notices@hotline.test", "typo@elsewhere.test")
+    result = ntd("mail", "ingest", "--sender", "", input=bounce)
+    assert result.exit_code == 0 and "not for notice 1's recipient" in result.output
+    assert mailroom.world.show(report)["notices"][0]["status"] == "sent"
+    assert ntd("contacts", "bouncing").output == ""
+
+
+def test_a_forged_subject_tag_cannot_make_the_real_reply_a_repeat(mailroom, smtp, ntd):
+    [report] = mailroom.online("abuse@host.test")
+    mailroom.notify()
+    [notice] = smtp.received
+    words = "Thank you, removed."
+    forged = reply(notice, words, in_reply_to=None)  # only the [NTD-1] of the subject
+    ntd("mail", "ingest", input=forged)
+    real = reply(notice, words)
+    assert (
+        "stored as message 2: reply: reply to notice 1" in ntd("mail", "ingest", input=real).output
+    )
+    assert mailroom.world.show(report)["notices"][0]["answered_at"] is not None

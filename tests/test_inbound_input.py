@@ -318,3 +318,28 @@ def test_random_input_is_stored_whole_or_refused_whole(ntd, store, raw):
         stored = "stored as message" in result.output
         assert after == before + (1 if stored else 0)
         assert stored or "already stored" in result.output or "loop" in result.output
+
+
+def _nested(depth: int) -> bytes:
+    raw = b"Subject: innermost\r\n\r\nhello\r\n"
+    for _ in range(depth):
+        raw = b"Content-Type: message/rfc822\r\n\r\n" + raw
+    return b"From: a@provider.test\r\nSubject: deep\r\n" + raw
+
+
+BUILT_TO_BREAK = {
+    # Python's email package recurses on each of these.
+    "a From of nested comments": b"From: " + b"(" * 600 + b"a@provider.test\r\n\r\nx\r\n",
+    "a thousand enclosed messages": _nested(1000),
+    "a NUL in a charset": (
+        b'From: a@provider.test\r\nContent-Type: text/plain; charset="utf-8\x00"\r\n\r\nx\r\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("raw", BUILT_TO_BREAK.values(), ids=BUILT_TO_BREAK.keys())
+def test_mail_built_to_break_the_parser_is_stored_not_retried_forever(ntd, store, raw):
+    result = ntd("mail", "ingest", input=raw)
+    assert result.exit_code == 0, result.output
+    [row] = rows(store)
+    assert row.kind == "unmatched"

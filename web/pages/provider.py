@@ -41,6 +41,8 @@ async def submit(request: Request) -> Response:
         report_id = int(_text(form, "report") or "")
     except ValueError:
         raise BadRequest("the form names no report") from None
+    if not 0 < report_id <= 2**31 - 1:  # an integer column on PostgreSQL
+        raise BadRequest("the form names no report")
     action = _text(form, "action") or ""
     per_hour = settings_of(request).provider_answers_per_hour
 
