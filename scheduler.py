@@ -19,8 +19,9 @@ def wire(scheduler, service: jobs.Service) -> None:
         "check": service.settings.check_every.total_seconds(),
         "notify": service.settings.notify_every.total_seconds(),
         "mail": service.settings.imap_every.total_seconds(),
+        "purge": service.settings.purge_every.total_seconds(),
     }
-    wired = [("check", jobs.check), ("notify", jobs.notify)]
+    wired = [("check", jobs.check), ("notify", jobs.notify), ("purge", jobs.purge)]
     if service.settings.imap_url:
         wired.append(("mail", jobs.fetch_mail))
     for name, function in wired:

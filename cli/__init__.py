@@ -86,6 +86,7 @@ def entry() -> None:
 
 # Each module registers its commands on ``main``.
 from cli import (  # noqa: E402
+    audit,
     checking,
     contacts,
     demo,
@@ -100,6 +101,7 @@ from cli import (  # noqa: E402
 __all__ = [
     "entry",
     "main",
+    "audit",
     "checking",
     "contacts",
     "demo",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 
 import click
@@ -33,11 +34,16 @@ def serve(host: str, port: int):
     import uvicorn
 
     from web import create_app
+    from web.headers import SecretPaths
 
     ctx = Context()
     if not _is_loopback(host):
         click.echo(f"ntd: serving plain HTTP on {host}: put TLS in front of it", err=True)
-    uvicorn.run(create_app(ctx.settings, ctx.store), host=host, port=port, server_header=False)
+    config = uvicorn.Config(
+        create_app(ctx.settings, ctx.store), host=host, port=port, server_header=False
+    )  # configures uvicorn's loggers, so that the filter below is added after
+    logging.getLogger("uvicorn.access").addFilter(SecretPaths())
+    uvicorn.Server(config).run()
 
 
 @main.group()

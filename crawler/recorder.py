@@ -26,11 +26,12 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam, insert, inspect, select, update
 
 from settings import Settings
+from store import audit
 from store.checks import CheckResult, record_check
 from store.db import Store
 from store.exceptions import StoreUnavailable
 from store.lifecycle import ERROR, NXDOMAIN, OUTCOME_ONLINE, Rules, apply_check
-from store.models import Check, Event, Report
+from store.models import Check, Report
 
 logger = logging.getLogger(__name__)
 WINDOW = 1000
@@ -204,8 +205,7 @@ class Recorder:
         _update_changed(session, loaded, reports)
         if new_checks.rows:
             session.execute(insert(Check.__table__), new_checks.rows)
-        if events:
-            session.execute(insert(Event.__table__), events)
+        audit.record(session, events)
         return len(events)
 
 

@@ -91,6 +91,33 @@ async def fetch_mail(service: Service) -> None:
             service.notify_soon()
 
 
+async def purge(service: Service) -> None:
+    """Erase what finished reports keep beyond RETENTION (store.retention)."""
+    from store.retention import purge as purge_reports
+    from store.types import utcnow
+
+    settings = service.settings
+
+    def work(session):
+        return purge_reports(
+            session,
+            utcnow(),
+            settings.retention,
+            settings.reappearance_window,
+            actor="scheduler",
+        )
+
+    async with _counted(service, "purge"):
+        done = await asyncio.to_thread(
+            service.store.transaction,
+            work,
+            retries=settings.database_retries,
+            backoff=settings.database_retry,
+        )
+        if done.reports:
+            logger.info("purge: %s", done.summary())
+
+
 class _counted:
     def __init__(self, service: Service, name: str) -> None:
         self.service, self.name = service, name

@@ -289,6 +289,37 @@ class Settings:
         parse.duration,
         "How long a dashboard login lasts; after it, the user signs in again.",
     )
+    retention: timedelta = setting(
+        "365d",
+        parse.duration,
+        "How long a finished report (closed, rejected, or removed past REAPPEARANCE_WINDOW) "
+        "keeps its URL, addresses, fingerprints and texts before `ntd purge` erases them; "
+        "what the statistics need stays.",
+    )
+    purge_every: timedelta = setting(
+        "1d", parse.duration, "How often `ntd run` purges what is past RETENTION."
+    )
+    login_failures: int = setting(
+        "5",
+        parse.positive_integer,
+        "Failed sign-ins one account may make before each next try waits, doubling from "
+        "LOGIN_BACKOFF.",
+    )
+    login_address_failures: int = setting(
+        "20",
+        parse.positive_integer,
+        "Failed sign-ins (or unknown bearer tokens) one client address may send, whatever "
+        "the accounts, before it waits.",
+    )
+    login_backoff: timedelta = setting(
+        "30s",
+        parse.duration,
+        "The first wait after too many failures; each failure beyond doubles it, up to "
+        "LOGIN_BACKOFF_MAX. A success clears the count.",
+    )
+    login_backoff_max: timedelta = setting(
+        "1h", parse.duration, "The longest wait between tries once throttled."
+    )
 
     def effective_user_agent(self, version: str) -> str:
         if self.user_agent:

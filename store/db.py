@@ -44,6 +44,9 @@ class Store:
         self.busy_timeout = busy_timeout
         self.engine = _create_engine(url, busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from store.audit import install
+
+        install(self._sessions)  # every transaction seals the events it wrote
 
     @property
     def dialect(self) -> str:

@@ -61,6 +61,9 @@ class Report(Base):
     # The provider's first answer about it: a reply matched by a token or a Message-ID we
     # sent, or an answer on the provider page. Never set by a subject tag alone.
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by a purge (store.retention): the URL, its host, addresses and fingerprints are
+    # gone; what the statistics need stays.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The fingerprint and type of the first online check: the soft-404 and
     # "replaced" rules compare against them.
     first_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -164,8 +167,37 @@ class Event(Base):
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
+    # The seal (store.audit): place in the chain, SHA-256 of detail, hash of the chain.
+    seq: Mapped[int | None] = mapped_column(Integer)
+    detail_digest: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_events_report", "report_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_report", "report_id", "id"),
+        Index("ix_events_seq", "seq", unique=True),
+    )
+
+
+class AuditHead(Base):
+    """The last seal of the audit chain: one row, locked while a transaction seals."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins (or token look-ups) per account or client address, and until when
+    the next try waits (web.throttle); shared by every `ntd serve` through the store."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # account:NAME, address:IP…
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Hosting(Base):

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from intake.submissions import Entry
+from store import audit
 from store.exceptions import NotFound
 from store.models import CLOSED, QUEUED, REMOVED, Event, Fingerprint, Report, ReportRef
 from store.writes import insert_ignoring_duplicates
@@ -142,9 +143,23 @@ def _queue_batch(
         session, Fingerprint, [{"report_id": r, "sha256": s} for r, s in sorted(prints)]
     )
     _fill_missing_first_refs(session, existing.values(), refs)
-    if events:
-        session.connection().execute(insert(Event.__table__), events)
+    if fresh:
+        ids = sorted(known[key][0] for key in fresh)
+        events.append(
+            _event(now, actor, None, "queued", None, None, f"{len(ids)} reports: {_ids(ids)}")
+        )
+    audit.record(session, events)
     return results
+
+
+def _ids(ids: list[int]) -> str:
+    """``1-5, 7, 9-14``: sorted ids as runs."""
+    runs, start = [], ids[0]
+    for previous, current in zip(ids, [*ids[1:], None], strict=True):
+        if current != previous + 1:
+            runs.append(str(start) if start == previous else f"{start}-{previous}")
+            start = current
+    return ", ".join(runs)
 
 
 def _fill_missing_first_refs(session: Session, existing: Iterable, refs: dict) -> None:

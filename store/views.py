@@ -68,6 +68,7 @@ def report_view(session: Session, report: Report) -> dict[str, Any]:
         "first_online_at": iso(report.first_online_at),
         "last_online_at": iso(report.last_online_at),
         "removed_at": iso(report.removed_at),
+        "purged_at": iso(report.purged_at),
         "next_check_at": iso(report.next_due_at),
         "hosting": hosting_view(session.get(Hosting, report.id)),
         "check_count": report.check_count,

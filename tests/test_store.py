@@ -7,14 +7,14 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, inspect, select
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from intake.exceptions import RejectedInput
 from intake.submissions import Submission, validate
 from store import reports
 from store.checks import CheckResult, record_check
 from store.db import open_store
-from store.models import Check, Report
+from store.models import Check, Event, Report
 from store.queue import claim_due, claim_named, release
 from store.types import utcnow
 from store.views import report_view
@@ -187,3 +187,56 @@ def test_the_migrated_schema_is_the_models_schema(database_url):
     finally:
         opened.close()
     assert differences == []
+
+
+def test_upgrading_seals_the_events_already_there_and_records_who_queued(tmp_path):
+    """A store from before the audit chain: its events are sealed, in order, and each
+    queue batch (one actor, one moment) gets its ``queued`` event."""
+    from alembic import command
+    from alembic.config import Config
+
+    from store import audit
+    from store.db import MIGRATIONS, migrate
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+        for n, (at, who) in enumerate(
+            [("2025-01-01 10:00:00.000000", "ann")] * 3 + [("2025-01-02 09:00:00.000000", "bob")],
+            1,
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO reports (id, url, canonical_url, url_key, category, state,"
+                    " paused, seen_online, reappearances, created_at, created_by, check_count,"
+                    " failures) VALUES (:n, :u, :u, :k, 'A1', 'queued', 0, 0, 0, :at, :who, 0, 0)"
+                ),
+                {"n": n, "u": f"http://example.com/{n}", "k": f"{n:064x}", "at": at, "who": who},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO events (at, actor, report_id, action, detail) VALUES"
+                " ('2025-01-03 00:00:00.000000', 'ann', 2, 'closed', 'mistake')"
+            )
+        )
+    migrate(engine)
+    engine.dispose()
+    store = open_store(url)
+    try:
+        with store.session() as session:
+            verdict = audit.verify(session)
+            rows = session.execute(
+                select(Event.seq, Event.actor, Event.action, Event.detail).order_by(Event.seq)
+            ).all()
+    finally:
+        store.close()
+    assert verdict.intact and verdict.events == 3
+    assert [tuple(r) for r in rows] == [
+        (1, "ann", "closed", "mistake"),
+        (2, "ann", "queued", "3 reports: 1-3"),
+        (3, "bob", "queued", "1 reports: 4"),
+    ]

@@ -261,8 +261,8 @@ def test_the_audit_log_says_who_did_what(web):
     assert [(e[1], e[2], e[3], e[5]) for e in entries[:3]] == [
         ("root", "contact set", "", "domain example.net: abuse@example.net"),
         ("ann", "closed", "1", "mistake"),
-        ("ann", "queued", "1", ""),
+        ("ann", "queued", "", "1 reports: 1"),
     ]
     assert ("setup", "user added") in {(e[1], e[2]) for e in entries}
     mine = rows_of(admin.get("/admin/audit?actor=ann").text, "audit")
-    assert [e[2] for e in mine] == ["closed", "queued"]
+    assert [e[2] for e in mine] == ["closed", "queued", "logged in"]

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from store import throttle
 from store.types import utcnow
 from store.users import User, user_for_session, user_for_token
-from web.context import in_store
-from web.exceptions import Forbidden, Unauthenticated
+from web.context import in_store, settings_of
+from web.exceptions import Forbidden, TooMany, Unauthenticated
 from web.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, csrf_token, same
 
 RANK = {"analyst": 0, "manager": 1, "admin": 2}
@@ -59,13 +60,32 @@ async def identify(request: Request) -> Principal | None:
         # with a revoked token should hear 401, not act as whoever uses the browser.
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            user = await in_store(request, user_for_token, token.strip())
+            user = await in_store(request, _token_user, token.strip(), _token_key(request))
             principal = _principal(user)
     elif cookie := request.cookies.get(SESSION_COOKIE):
         user = await in_store(request, user_for_session, cookie, now=utcnow())
         principal = _principal(user, cookie)
     request.state.principal = principal
     return principal
+
+
+def _token_key(request: Request) -> tuple[str, throttle.Policy]:
+    from web.pages.login import address_policy, client_address
+
+    return f"token-address:{client_address(request)}", address_policy(settings_of(request))
+
+
+def _token_user(session, token: str, throttled: tuple[str, throttle.Policy]) -> User | None:
+    """The token's user; failed look-ups from one address are throttled as sign-ins are."""
+    key, policy = throttled
+    now = utcnow()
+    waiting = throttle.wait(session, [key], now)
+    if waiting is not None:
+        raise TooMany(f"too many unknown tokens from this address; wait {waiting} s", waiting)
+    user = user_for_token(session, token)
+    if user is None:
+        throttle.failed(session, key, policy, now)
+    return user
 
 
 def requires(right: str) -> Callable[[Endpoint], Endpoint]:

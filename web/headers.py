@@ -8,6 +8,9 @@ and pages holding URLs are not kept in the browser's cache.
 
 from __future__ import annotations
 
+import logging
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -59,3 +62,17 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SecretPaths(logging.Filter):
+    """Keeps provider-page tokens (``/p/TOKEN``) out of uvicorn's access log: a token
+    in a log line would open that notice's page to whoever reads the logs."""
+
+    _TOKEN = re.compile(r"(/p/)[^/?\s]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._TOKEN.sub(r"\1…", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True

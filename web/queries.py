@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal, null, select, union_all
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from intake.submissions import MAX_REF_LENGTH
@@ -137,11 +137,7 @@ class AuditEntry:
 def audit_trail(
     session: Session, *, actor: str | None, limit: int, offset: int
 ) -> tuple[list[AuditEntry], int]:
-    """Who did what, newest first: every event, and each report's queueing.
-
-    Queueing is on the report row itself (``created_by``) rather than an event, so that a
-    large import writes no event per row; it is read back here as a ``queued`` entry.
-    """
+    """Who did what, newest first: every event (queueing is one event per batch)."""
     events = select(
         Event.at,
         Event.actor,
@@ -151,23 +147,11 @@ def audit_trail(
         Event.to_state,
         Event.detail,
     )
-    queued = select(
-        Report.created_at,
-        Report.created_by,
-        literal("queued"),
-        Report.id,
-        null(),
-        literal("queued"),
-        null(),
-    )
     if actor:
         events = events.where(Event.actor == actor)
-        queued = queued.where(Report.created_by == actor)
-    trail = union_all(events, queued).subquery()
-    total = session.scalar(select(func.count()).select_from(trail))
-    columns = list(trail.columns)
+    total = session.scalar(select(func.count()).select_from(events.subquery()))
     rows = session.execute(
-        select(*columns).order_by(columns[0].desc(), columns[3].desc()).limit(limit).offset(offset)
+        events.order_by(Event.at.desc(), Event.id.desc()).limit(limit).offset(offset)
     )
     return [AuditEntry(*row) for row in rows], total
 

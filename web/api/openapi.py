@@ -184,6 +184,7 @@ SCHEMAS: dict[str, Any] = {
             "first_online_at": MAYBE_TIME,
             "last_online_at": MAYBE_TIME,
             "removed_at": MAYBE_TIME,
+            "purged_at": MAYBE_TIME,
             "next_check_at": MAYBE_TIME,
             "hosting": {"oneOf": [{"$ref": "#/components/schemas/Hosting"}, {"type": "null"}]},
             "check_count": {"type": "integer"},

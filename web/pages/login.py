@@ -11,6 +11,8 @@ import re
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from store import throttle
+from store.models import Event
 from store.types import utcnow
 from store.users import authenticate, end_session, start_session
 from web.auth import identify, requires
@@ -29,6 +31,26 @@ from web.sessions import (
 from web.templating import render
 
 HOME = "/reports"
+
+
+def account_policy(settings) -> throttle.Policy:
+    return throttle.Policy(
+        settings.login_failures, settings.login_backoff, settings.login_backoff_max
+    )
+
+
+def address_policy(settings) -> throttle.Policy:
+    return throttle.Policy(
+        settings.login_address_failures, settings.login_backoff, settings.login_backoff_max
+    )
+
+
+def client_address(request: Request) -> str:
+    """The client's address as uvicorn saw it (the proxy's X-Forwarded-For, where
+    uvicorn is told to trust the proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
 _UNSAFE = re.compile(r"[\s\\\x00-\x1f\x7f]")
 
 
@@ -74,13 +96,36 @@ async def sign_in(request: Request) -> Response:
             status=403,
             error="The form expired; please sign in again.",
         )
-    ttl = settings_of(request).session_ttl
+    settings = settings_of(request)
+    ttl = settings.session_ttl
+    keys = {f"account:{name.strip().lower()}": account_policy(settings)}
+    keys[f"address:{client_address(request)}"] = address_policy(settings)
 
     def open_session(session):
+        now = utcnow()
+        # Refused before the password is looked at: a guesser gets no argon2 check.
+        waiting = throttle.wait(session, list(keys), now)
+        if waiting is not None:
+            return None, waiting
         user = authenticate(session, name, password)
-        return None if user is None else start_session(session, user, now=utcnow(), ttl=ttl)
+        if user is None:
+            for key, policy in keys.items():
+                throttle.failed(session, key, policy, now)
+            return None, None
+        throttle.cleared(session, list(keys))
+        session.add(Event(at=now, actor=user.name, action="logged_in"))
+        return start_session(session, user, now=now, ttl=ttl), None
 
-    token = await in_store(request, open_session)
+    token, waiting = await in_store(request, open_session)
+    if waiting is not None:
+        response = login_page(
+            request,
+            next_path=next_path,
+            status=429,
+            error=f"Too many failed sign-ins: try again in {waiting} s.",
+        )
+        response.headers["Retry-After"] = str(waiting)
+        return response
     if token is None:
         return login_page(
             request,
