@@ -2,17 +2,20 @@
 
 A million reports must answer in under two seconds. Python's sqlite3 module builds ten
 million Python objects for them, which alone takes longer than that; so on SQLite the
-rows are read by the ADBC SQLite driver into Arrow columns (C all the way) and handed to
-numpy. PostgreSQL, and an in-memory SQLite the driver cannot see, are read through the
-driver's own cursor, with times turned into epoch seconds and states into codes by the
-database itself. Both give ``stats.compute`` the same columns.
+rows are read by the ADBC SQLite driver into Arrow columns (C all the way), in a child
+process (stats.arrow_reader says why), and handed to numpy. PostgreSQL, and an in-memory
+SQLite the driver cannot see, are read through the driver's own cursor, with times turned
+into epoch seconds and states into codes by the database itself. Both give
+``stats.compute`` the same columns.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sqlalchemy.engine import make_url
@@ -20,6 +23,7 @@ from sqlalchemy.engine import make_url
 from stats.columns import STATES, Columns, Factor, state_codes
 from stats.figures import compute
 from store.db import Store
+from store.exceptions import StoreError
 
 _EPOCH = {
     "sqlite": "(julianday({0}) - 2440587.5) * 86400.0",
@@ -48,13 +52,24 @@ _JOIN = f"""FROM reports r LEFT JOIN hosting h ON h.report_id = r.id
 
 # For the Arrow reader. The driver types each column by the values of its first batch,
 # so a column that is NULL all through it would be typed wrongly and fail on the first
-# value further on: every column here is never NULL, with "" and -1 for "none".
-_ARROW_SQL = f"""
+# value further on: every column here is never NULL, with "" and -1 for "none". The
+# notices' counts come from a query of their own (_ARROW_NOTICES), added up in the reader:
+# SQLite would scan the grouped notices once per report to join them here.
+_ARROW_SQL = """
     SELECT r.created_at, coalesce(r.first_notice_at, ''), coalesce(r.removed_at, ''),
            r.state, r.seen_online, r.reappearances, coalesce(h.asn, -1),
            coalesce(h.org, ''), coalesce(h.country, ''), r.category,
-           coalesce(r.first_response_at, ''), coalesce(ns.bounced, 0), coalesce(ns.answered, 0)
-    {_JOIN}
+           coalesce(r.first_response_at, ''), r.id
+    FROM reports r LEFT JOIN hosting h ON h.report_id = r.id
+"""
+_ARROW_NOTICES = """
+    SELECT min(nr.report_id),
+           max(CASE WHEN n.failed_at IS NOT NULL THEN 1 ELSE 0 END),
+           max(CASE WHEN n.answered_at IS NOT NULL THEN 1 ELSE 0 END)
+    FROM notices n JOIN notice_reports nr ON nr.notice_id = n.id
+    JOIN reports counted ON counted.id = nr.report_id
+    WHERE counted.state NOT IN ('rejected', 'closed')
+    GROUP BY n.id
 """
 _BATCH_ROWS = 131_072
 _SLICE_ROWS = 250_000  # fewer reports per reader are not worth a thread
@@ -123,37 +138,27 @@ def _cursor_columns(store: Store) -> Columns:
 
 
 def _arrow_columns(path: str, slices: list[tuple[int, int | None]], busy_ms: int) -> Columns:
-    # Imported here: pyarrow takes a few tenths of a second to import, and only the
-    # statistics need it. The driver's low-level API, not its DB-API module: that one
-    # imports pyarrow.dataset, and with it pandas where pandas is installed (a second).
-    import adbc_driver_manager as adbc
-    import adbc_driver_sqlite
+    # In a child process: see stats.arrow_reader for why it must not be this one.
     import pyarrow as pa
 
-    def read(bounds: tuple[int, int | None]):
-        low, high = bounds
-        where = f"WHERE r.id > {int(low)}" + ("" if high is None else f" AND r.id <= {int(high)}")
-        with adbc_driver_sqlite.connect(path) as database, adbc.AdbcConnection(database) as link:
-            with adbc.AdbcStatement(link) as statement:
-                # As the store's own connections wait: a checkpoint or a WAL recovery
-                # under way would otherwise fail the read at once.
-                statement.set_sql_query(f"PRAGMA busy_timeout = {int(busy_ms)}")
-                statement.execute_update()
-            with adbc.AdbcStatement(link) as statement:
-                statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_BATCH_ROWS)})
-                # The rowid order: SQLite needs no sort for it.
-                statement.set_sql_query(f"{_ARROW_SQL} {where} ORDER BY r.id")
-                stream, _ = statement.execute_query()
-                return pa.RecordBatchReader.from_stream(stream).read_all()
-
-    # The driver lets go of the GIL while it reads, so slices read on threads take about
-    # 1/n of the time. Each slice is its own read transaction: a report is read once,
-    # though a write landing between two slices' starts may show in one and not the other.
-    with ThreadPoolExecutor(len(slices)) as pool:
-        tables = list(pool.map(read, slices))
-    # A slice without rows (ids deleted by hand) comes back typed by no values at all, and
-    # would not concatenate with the others.
-    table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
+    job = {
+        "path": path,
+        "sql": _ARROW_SQL,
+        "notices_sql": _ARROW_NOTICES,
+        "slices": slices,
+        "busy_ms": busy_ms,
+        "batch_rows": _BATCH_ROWS,
+    }
+    child = subprocess.run(
+        [sys.executable, "-m", "stats.arrow_reader"],
+        input=json.dumps(job).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        last = (child.stderr.decode("utf-8", "replace").strip().splitlines() or ["(nothing)"])[-1]
+        raise StoreError(f"the statistics could not read {path}: {last}")
+    table = pa.ipc.open_stream(child.stdout).read_all()
     created, first, removed, state, seen, reappeared, asn, org, country, category = table.columns[
         :10
     ]
@@ -162,9 +167,9 @@ def _arrow_columns(path: str, slices: list[tuple[int, int | None]], busy_ms: int
     asn_values = _numpy(asn)
     asn_labels, asn_codes = np.unique(asn_values, return_inverse=True)
     return Columns.of(
-        created_at=_epoch(created),
-        first_notice_at=_epoch(first),
-        removed_at=_epoch(removed),
+        created_at=_numpy(created),
+        first_notice_at=_numpy(first),
+        removed_at=_numpy(removed),
         state=state_codes(states.labels)[states.codes],
         seen_online=_numpy(seen).astype(bool),
         reappearances=_numpy(reappeared),
@@ -172,7 +177,7 @@ def _arrow_columns(path: str, slices: list[tuple[int, int | None]], busy_ms: int
         org=_labels(org),
         country=_labels(country),
         category=_labels(category),
-        first_response_at=_epoch(responded),
+        first_response_at=_numpy(responded),
         notices_bounced=_numpy(bounced),
         notices_answered=_numpy(answered),
     )
@@ -182,23 +187,11 @@ def _numpy(column) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False) if len(column) else np.array([], np.int64)
 
 
-def _epoch(column) -> np.ndarray:
-    """Stored UTC text times as epoch seconds, NaN for ""."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not len(column):
-        return np.array([], dtype=np.float64)
-    text = pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
-    micros = pc.cast(pc.cast(text, pa.timestamp("us")), pa.int64())
-    return pc.divide(pc.cast(micros, pa.float64()), 1e6).to_numpy(zero_copy_only=False)
-
-
 def _labels(column) -> Factor:
-    """A text column as codes into its distinct values, "" standing for none."""
+    """A dictionary column as codes into its distinct values, "" standing for none."""
     if not len(column):
         return Factor(np.array([], dtype=np.int64), [])
-    encoded = column.dictionary_encode().combine_chunks()
+    encoded = column.combine_chunks()
     labels = [value or None for value in encoded.dictionary.to_pylist()]
     return Factor(encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), labels)
 

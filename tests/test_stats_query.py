@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +163,29 @@ def test_sqlite_slices_without_reports_are_skipped(tmp_path, monkeypatch):
     kept = records[:100] + records[300:]
     assert_same(query.load_columns(store), Columns.from_records(kept))
     store.close()
+
+
+def test_reading_the_statistics_leaves_the_store_s_write_ahead_log_alone(tmp_path):
+    """The columnar read uses a second copy of SQLite; in this process it would drop the
+    store's locks and delete its WAL, hiding every later commit from other processes."""
+    import sqlite3
+
+    from store.db import open_store
+
+    path = tmp_path / "ntd.sqlite3"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        fill(store, 20)
+        query.figures(store, min_group=1)
+        with store.session() as session:
+            session.get(Report, 1).state = "closed"
+        assert Path(f"{path}-wal").exists()
+        other = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            assert other.execute("SELECT state FROM reports WHERE id = 1").fetchall() == [
+                ("closed",)
+            ]
+        finally:
+            other.close()
+    finally:
+        store.close()
