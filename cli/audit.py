@@ -10,7 +10,7 @@ import click
 from cli import main
 from cli.context import Context
 from store import audit as audit_chain
-from store.retention import purge as purge_reports
+from store.retention import purge_store
 from store.types import utcnow
 
 
@@ -19,15 +19,16 @@ from store.types import utcnow
 def purge(dry_run: bool):
     """Erase what finished reports keep beyond RETENTION (statistics stay the same)."""
     ctx = Context()
-    with ctx.store.session() as session:
-        done = purge_reports(
-            session,
-            utcnow(),
-            ctx.settings.retention,
-            ctx.settings.reappearance_window,
-            actor=ctx.actor,
-            dry_run=dry_run,
-        )
+    done = purge_store(
+        ctx.store,
+        utcnow(),
+        ctx.settings.retention,
+        ctx.settings.reappearance_window,
+        actor=ctx.actor,
+        retries=ctx.settings.database_retries,
+        backoff=ctx.settings.database_retry,
+        dry_run=dry_run,
+    )
     click.echo(("would purge: " if dry_run else "purged: ") + done.summary())
 
 

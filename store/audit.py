@@ -42,10 +42,11 @@ def record(session: Session, rows: list[dict]) -> None:
 
 
 def install(sessions: sessionmaker) -> None:
-    """Seal every session's new events as it commits."""
+    """Seal every session's new events as it commits (its outermost transaction: a
+    savepoint's release seals nothing, a savepoint's rollback forgets nothing else)."""
     event.listen(sessions, "after_flush", _collect)
     event.listen(sessions, "before_commit", _seal)
-    event.listen(sessions, "after_rollback", _forget)
+    event.listen(sessions, "after_soft_rollback", _forget)
 
 
 def _collect(session: Session, _context) -> None:
@@ -54,11 +55,14 @@ def _collect(session: Session, _context) -> None:
         session.info.setdefault(_PENDING, set()).update(new)
 
 
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _forget(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(_PENDING, None)
 
 
 def _seal(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer commit seals
     session.flush()  # events added but not flushed yet are collected by _collect
     pending = session.info.pop(_PENDING, None)
     if not pending:
@@ -145,7 +149,8 @@ def verify(session: Session) -> Verdict:
     head = session.get(AuditHead, 1)
     purged = set(session.scalars(select(Report.id).where(Report.purged_at.isnot(None))))
     previous, expected, redacted = GENESIS, 1, 0
-    for row in _sealed(session):
+    # Up to the head as first read: what others seal while we walk is for the next walk.
+    for row in _sealed(session, upto=head.seq):
         if row.seq != expected:
             if row.seq > expected:
                 missing = "s" if row.seq - expected > 1 else ""
@@ -162,13 +167,6 @@ def verify(session: Session) -> Verdict:
                 f"event {row.id} was inserted: it carries seal {row.seq}, which an earlier "
                 "event already has",
             )
-        if row.seq > head.seq:
-            return Verdict(
-                expected - 1,
-                redacted,
-                f"event {row.id} was inserted: its seal {row.seq} is beyond the chain's head "
-                f"({head.seq})",
-            )
         if row.detail is None and row.detail_digest != detail_digest(None):
             if row.report_id not in purged:
                 return Verdict(
@@ -181,16 +179,32 @@ def verify(session: Session) -> Verdict:
             return Verdict(expected - 1, redacted, f"event {row.id} was changed")
         previous, expected = row.hash, expected + 1
     walked = expected - 1
-    if head.seq != walked or head.hash != previous:
-        if head.seq > walked:
-            return Verdict(
-                walked,
-                redacted,
-                f"the newest event{'s' if head.seq - walked > 1 else ''}, sealed as "
-                f"{_range(walked + 1, head.seq)}, {'were' if head.seq - walked > 1 else 'was'} "
-                "deleted",
-            )
+    if walked < head.seq:
+        many = head.seq - walked > 1
+        return Verdict(
+            walked,
+            redacted,
+            f"the newest event{'s' if many else ''}, sealed as {_range(walked + 1, head.seq)}, "
+            f"{'were' if many else 'was'} deleted",
+        )
+    if previous != head.hash:
         return Verdict(walked, redacted, "the chain's head was changed")
+    # Seals beyond the head: others' commits since it was read, or forged. The head as it
+    # is now tells which.
+    now_head = session.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar()
+    stray = session.execute(
+        select(_EVENTS.c.id, _EVENTS.c.seq)
+        .where(_EVENTS.c.seq > now_head)
+        .order_by(_EVENTS.c.seq)
+        .limit(1)
+    ).first()
+    if stray is not None:
+        return Verdict(
+            walked,
+            redacted,
+            f"event {stray.id} was inserted: its seal {stray.seq} is beyond the chain's head "
+            f"({now_head})",
+        )
     unsealed = session.scalar(
         select(_EVENTS.c.id).where(_EVENTS.c.seq.is_(None)).order_by(_EVENTS.c.id).limit(1)
     )
@@ -217,14 +231,14 @@ def export(session: Session) -> Iterator[dict]:
         }
 
 
-def _sealed(session: Session) -> Iterable:
+def _sealed(session: Session, upto: int | None = None) -> Iterable:
     last = 0
     while True:
+        query = select(*_COLUMNS, _EVENTS.c.seq, _EVENTS.c.detail_digest, _EVENTS.c.hash)
+        if upto is not None:
+            query = query.where(_EVENTS.c.seq <= upto)
         rows = session.execute(
-            select(*_COLUMNS, _EVENTS.c.seq, _EVENTS.c.detail_digest, _EVENTS.c.hash)
-            .where(_EVENTS.c.seq > last)
-            .order_by(_EVENTS.c.seq)
-            .limit(_CHUNK * 4)
+            query.where(_EVENTS.c.seq > last).order_by(_EVENTS.c.seq).limit(_CHUNK * 4)
         ).all()
         if not rows:
             return

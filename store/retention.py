@@ -9,11 +9,13 @@ than RETENTION, it is purged:
   of its checks, every check row but the first and the last, its hosting's address,
   domain, abuse address and look-up details, the details of its audit events (their
   digests stay: the chain still verifies), the text of what providers wrote about it,
-  and of mail to notices that covered only purged reports, with those notices' provider
-  links;
+  and of mail to notices that covered only purged reports (sender, subject, text, ticket,
+  what it did), with those notices' provider links and mail-server errors; and, past
+  RETENTION too, the text of mail that matched no notice and the RDAP answers cached;
 - kept, as the statistics need them: its dates, state, category, whether it was seen
   online, reappearances, provider ASN, network, organisation and country, and its
-  notices with when they went, bounced and were answered.
+  notices with when they went, bounced and were answered, and to which abuse desk (a
+  provider's role address, not a person's).
 
 So `ntd stats` gives the same figures before and after a purge.
 """
@@ -36,6 +38,8 @@ from store.models import (
     Fingerprint,
     Hosting,
     InboundMessage,
+    NetworkCache,
+    Notice,
     NoticeReport,
     ProviderAction,
     ProviderLink,
@@ -45,6 +49,14 @@ from store.models import (
 
 PURGED = "purged"
 _CHUNK = 500
+_NO_TEXT = {
+    "from_address": None,
+    "subject": None,
+    "message_id": None,
+    "text": None,
+    "ticket": None,
+    "outcome": None,
+}
 
 
 @dataclass
@@ -73,8 +85,14 @@ class Purge:
         )
 
 
-def due(session: Session, now: datetime, retention: timedelta, window: timedelta) -> list[int]:
-    """The ids of the reports to purge now, oldest first."""
+def due(
+    session: Session,
+    now: datetime,
+    retention: timedelta,
+    window: timedelta,
+    limit: int | None = None,
+) -> list[int]:
+    """The ids of the reports to purge now, lowest first (at most ``limit``)."""
     cutoff = now - retention
     last_event = select(func.max(Event.at)).where(Event.report_id == Report.id).scalar_subquery()
     ended = func.coalesce(last_event, Report.created_at)
@@ -86,11 +104,8 @@ def due(session: Session, now: datetime, retention: timedelta, window: timedelta
             Report.removed_at < now - window,
         ),
     )
-    return list(
-        session.scalars(
-            select(Report.id).where(Report.purged_at.is_(None), finished).order_by(Report.id)
-        )
-    )
+    query = select(Report.id).where(Report.purged_at.is_(None), finished).order_by(Report.id)
+    return list(session.scalars(query if limit is None else query.limit(limit)))
 
 
 def purge(
@@ -107,10 +122,63 @@ def purge(
     total = Purge()
     for start in range(0, len(ids), _CHUNK):
         total.add(_chunk(session, ids[start : start + _CHUNK], now, dry_run))
-    if ids and not dry_run:
-        detail = f"finished more than {retention} ago: {total.summary()}"
-        session.add(Event(at=now, actor=actor, action="purged", detail=detail))
+    total.add(_loose_ends(session, now - retention, dry_run))
+    if total.reports and not dry_run:
+        _record(session, now, retention, total, actor)
     return total
+
+
+def purge_store(
+    store,
+    now: datetime,
+    retention: timedelta,
+    window: timedelta,
+    *,
+    actor: str,
+    retries: int,
+    backoff: timedelta,
+    dry_run: bool = False,
+) -> Purge:
+    """``purge`` for a whole store, 500 reports a transaction: a first purge of a large
+    store must not hold SQLite's one write lock for long. Each chunk is whole, so a purge
+    cut short is simply finished by the next."""
+    if dry_run:
+        with store.session() as session:
+            return purge(session, now, retention, window, actor=actor, dry_run=True)
+    total = Purge()
+
+    def one_chunk(session: Session) -> Purge | None:
+        ids = due(session, now, retention, window, limit=_CHUNK)
+        return _chunk(session, ids, now, False) if ids else None
+
+    while (done := store.transaction(one_chunk, retries=retries, backoff=backoff)) is not None:
+        total.add(done)
+
+    def finish(session: Session) -> None:
+        total.add(_loose_ends(session, now - retention, False))
+        if total.reports:
+            _record(session, now, retention, total, actor)
+
+    store.transaction(finish, retries=retries, backoff=backoff)
+    return total
+
+
+def _record(session: Session, now: datetime, retention: timedelta, total: Purge, actor: str):
+    detail = f"finished more than {retention} ago: {total.summary()}"
+    session.add(Event(at=now, actor=actor, action="purged", detail=detail))
+
+
+def _loose_ends(session: Session, cutoff: datetime, dry_run: bool) -> Purge:
+    """Mail that matched no notice, and RDAP answers kept for domains and addresses, once
+    older than RETENTION: they belong to no report, so no report's purge takes them."""
+    unmatched = and_(
+        InboundMessage.notice_id.is_(None), InboundMessage.received_at < cutoff, _any_text()
+    )
+    counted = Purge(messages=_count(session, InboundMessage, unmatched))
+    if not dry_run:
+        session.execute(update(InboundMessage).where(unmatched).values(**_NO_TEXT))
+        session.execute(delete(NetworkCache).where(NetworkCache.fetched_at < cutoff))
+    return counted
 
 
 def _chunk(session: Session, ids: list[int], now: datetime, dry_run: bool) -> Purge:
@@ -149,11 +217,13 @@ def _chunk(session: Session, ids: list[int], now: datetime, dry_run: bool) -> Pu
     session.execute(update(Event).where(has_detail).values(detail=None))
     if notices:
         session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.notice_id.in_(notices))
-            .values(from_address=None, subject=None, message_id=None, text=None)
+            update(InboundMessage).where(InboundMessage.notice_id.in_(notices)).values(**_NO_TEXT)
         )
         session.execute(delete(ProviderLink).where(ProviderLink.notice_id.in_(notices)))
+        # What the mail server said (it quotes addresses), and whom an escalation named.
+        session.execute(
+            update(Notice).where(Notice.id.in_(notices)).values(last_error=None, context=None)
+        )
     session.execute(update(ProviderAction).where(answered).values(text=None))
     for report_id in ids:
         session.execute(

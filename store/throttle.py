@@ -16,6 +16,7 @@ clears it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,13 +35,32 @@ class Policy:
     most: timedelta
 
 
+def key(kind: str, value: str) -> str:
+    """``account:ann``; a value too long for the column (a name nobody has) as its hash."""
+    value = value.strip().lower()
+    if len(value) > 150:
+        value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return f"{kind}:{value}"
+
+
 def wait(session: Session, keys: list[str], now: datetime) -> int | None:
-    """Seconds to wait before trying again under any of ``keys``, or None."""
-    until = session.scalars(
-        select(LoginThrottle.locked_until).where(
-            LoginThrottle.key.in_(keys), LoginThrottle.locked_until > now
-        )
+    """Seconds to wait before trying again under any of ``keys``, or None.
+
+    The keys' rows are locked until the transaction ends: tries at the same account or
+    from the same address queue here, each seeing the failures counted before it, so
+    parallel guesses get no more password checks than one after the other."""
+    insert_ignoring_duplicates(
+        session,
+        LoginThrottle,
+        [{"key": k, "failures": 0, "last_failure_at": now} for k in sorted(keys)],
+    )
+    rows = session.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.key.in_(keys))
+        .order_by(LoginThrottle.key)
+        .with_for_update()
     ).all()
+    until = [row.locked_until for row in rows if row.locked_until and row.locked_until > now]
     if not until:
         return None
     return max(1, math.ceil((max(until) - now).total_seconds()))

@@ -499,3 +499,20 @@ def test_ntd_run_s_purge_job_purges(store, database_url):
         purged = session.scalars(select(Report.id).where(Report.purged_at.isnot(None))).all()
         [event] = session.scalars(select(Event).where(Event.action == "purged")).all()
     assert purged and event.actor == "scheduler"
+
+
+def test_events_around_savepoints_are_sealed_once_at_the_commit(store):
+    with store.session() as session:
+        session.add(Event(at=NOW, actor="a", action="contact_set"))
+        with session.begin_nested():
+            session.add(Event(at=NOW, actor="b", action="contact_set"))
+        with pytest.raises(ZeroDivisionError), session.begin_nested():
+            session.add(Event(at=NOW, actor="gone", action="contact_set"))
+            session.flush()
+            1 / 0  # noqa: B018 - this savepoint rolls back
+        session.add(Event(at=NOW, actor="c", action="contact_set"))
+    with store.session() as session:
+        rows = session.execute(select(Event.actor, Event.seq).order_by(Event.id)).all()
+        verdict = audit.verify(session)
+    assert [tuple(r) for r in rows] == [("a", 1), ("b", 2), ("c", 3)]
+    assert verdict.intact and verdict.events == 3

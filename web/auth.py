@@ -72,7 +72,8 @@ async def identify(request: Request) -> Principal | None:
 def _token_key(request: Request) -> tuple[str, throttle.Policy]:
     from web.pages.login import address_policy, client_address
 
-    return f"token-address:{client_address(request)}", address_policy(settings_of(request))
+    key = throttle.key("token-address", client_address(request))
+    return key, address_policy(settings_of(request))
 
 
 def _token_user(session, token: str, throttled: tuple[str, throttle.Policy]) -> User | None:

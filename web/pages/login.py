@@ -98,8 +98,9 @@ async def sign_in(request: Request) -> Response:
         )
     settings = settings_of(request)
     ttl = settings.session_ttl
-    keys = {f"account:{name.strip().lower()}": account_policy(settings)}
-    keys[f"address:{client_address(request)}"] = address_policy(settings)
+    account = throttle.key("account", name)
+    keys = {account: account_policy(settings)}
+    keys[throttle.key("address", client_address(request))] = address_policy(settings)
 
     def open_session(session):
         now = utcnow()
@@ -112,7 +113,9 @@ async def sign_in(request: Request) -> Response:
             for key, policy in keys.items():
                 throttle.failed(session, key, policy, now)
             return None, None
-        throttle.cleared(session, list(keys))
+        # The account's count only: the address's stays, or one account of one's own
+        # would reset it between guesses at everyone else's.
+        throttle.cleared(session, [account])
         session.add(Event(at=now, actor=user.name, action="logged_in"))
         return start_session(session, user, now=now, ttl=ttl), None
 
