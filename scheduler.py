@@ -7,10 +7,9 @@ interval still made (``misfire_grace_time``).
 
 from __future__ import annotations
 
-import logging
-
 import settings as settings_module
 from service import jobs
+from service.logs import configure as configure_logging
 from service.process import run
 
 
@@ -37,8 +36,23 @@ def wire(scheduler, service: jobs.Service) -> None:
             misfire_grace_time=max(1, int(every[name])),
             next_run_time=_now(),
         )
-    # New content online: its first notice should not wait for NOTIFY_EVERY.
-    service.notify_soon = lambda: scheduler.modify_job("notify", next_run_time=_now())
+    window = service.settings.first_notice_window
+
+    def notify_soon() -> None:
+        """New content online (or a bounce in): its notice should not wait for
+        NOTIFY_EVERY, only FIRST_NOTICE_WINDOW, so that what is found in the same moment
+        goes in one email. Brought forward, never put back."""
+        job = scheduler.get_job("notify")
+        at = _now() + window
+        if job is not None and (job.next_run_time is None or job.next_run_time > at):
+            scheduler.modify_job("notify", next_run_time=at)
+
+    def check_now() -> None:
+        """Work queued since the last pass: check it now, not at CHECK_EVERY."""
+        if "check" not in service.busy:
+            scheduler.modify_job("check", next_run_time=_now())
+
+    service.notify_soon, service.check_now = notify_soon, check_now
 
 
 def _now():
@@ -47,18 +61,10 @@ def _now():
     return datetime.now(UTC)
 
 
-def log_as_a_service() -> None:
-    """Timestamped INFO lines on stderr, Scrapy's from WARNING up; replaces what a
-    command had set up before (`ntd run` comes through the `ntd` group's logging)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
-    )
-    logging.getLogger("scrapy").setLevel(logging.WARNING)
-
-
 def main() -> None:
-    log_as_a_service()
-    run(settings_module.load(), wire)
+    settings = settings_module.load()
+    configure_logging(settings)
+    run(settings, wire)
 
 
 if __name__ == "__main__":

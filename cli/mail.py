@@ -75,8 +75,10 @@ def ingest(file, sender: str | None, recipients: tuple[str, ...]):
 def serve(host: str, port: int):
     """An LMTP server for the mail server to deliver bounces and replies to."""
     from inbound.lmtp import serve as serve_lmtp
+    from service.logs import configure as configure_logging
 
     ctx = Context()
+    configure_logging(ctx.settings)
 
     def ready(server) -> None:
         bound = server.sockets[0].getsockname()

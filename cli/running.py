@@ -15,8 +15,9 @@ def run():
     LEADER_TIMEOUT. SIGTERM finishes the work in hand and exits.
     """
     import scheduler
+    from service.logs import configure as configure_logging
     from service.process import run as run_service
 
     settings = Context().settings
-    scheduler.log_as_a_service()
+    configure_logging(settings)
     run_service(settings, scheduler.wire)

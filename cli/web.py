@@ -33,15 +33,21 @@ def serve(host: str, port: int):
     """
     import uvicorn
 
+    from service.logs import configure as configure_logging
     from web import create_app
     from web.headers import SecretPaths
 
     ctx = Context()
     if not _is_loopback(host):
         click.echo(f"ntd: serving plain HTTP on {host}: put TLS in front of it", err=True)
-    config = uvicorn.Config(
-        create_app(ctx.settings, ctx.store), host=host, port=port, server_header=False
-    )  # configures uvicorn's loggers, so that the filter below is added after
+    app = create_app(ctx.settings, ctx.store)
+    if ctx.settings.log_format == "json":
+        # uvicorn's own loggers then go through the root's handler, in JSON lines.
+        configure_logging(ctx.settings)
+        config = uvicorn.Config(app, host=host, port=port, server_header=False, log_config=None)
+    else:
+        # uvicorn's own coloured lines; set up by Config, so the filter below comes after.
+        config = uvicorn.Config(app, host=host, port=port, server_header=False)
     logging.getLogger("uvicorn.access").addFilter(SecretPaths())
     uvicorn.Server(config).run()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -113,6 +114,7 @@ async def pass_and_hosting(
     """
     from hosting.resolve import HostingResolver
 
+    started = time.monotonic()
     async with HostingResolver(store, settings) as hosting:
         tally = await run_pass(
             settings, ids, progress, stop, on_stored=hosting.submit, on_online=hosting.expect
@@ -120,7 +122,26 @@ async def pass_and_hosting(
         if then_all_missing:
             await hosting.finish()
             await hosting.resolve()
-        return tally, await hosting.finish()
+        resolved = await hosting.finish()
+    count_pass(store, tally, resolved, time.monotonic() - started)
+    return tally, resolved
+
+
+def count_pass(store: Store, tally: PassTally, resolved, seconds: float) -> None:
+    """What a pass did, for /metrics: checks by outcome, state changes, RDAP asked and
+    answered from the cache, and how long it took."""
+    from collections import Counter as Amounts
+
+    from store.counters import key, observe, record
+
+    amounts = Amounts()
+    for outcome, count in tally.outcomes.items():
+        amounts[key("ntd_checks_total", outcome=outcome)] += count
+    amounts[key("ntd_state_changes_total")] += tally.changes
+    amounts[key("ntd_rdap_requests_total")] += resolved.rdap_requests
+    amounts[key("ntd_rdap_cache_hits_total")] += resolved.rdap_cache_hits
+    observe(amounts, "ntd_pass_duration_seconds", seconds, job="check")
+    record(store, amounts)
 
 
 async def check_and_resolve(

@@ -43,6 +43,7 @@ class NetworkLookup:
     def __init__(self, store: Store, settings: Settings, dns=None, **client_options) -> None:
         self.store = store
         self.ttl = settings.rdap_cache_ttl
+        self.cache_hits = 0  # answers found in the store, asked of no RDAP server
         self.client = RdapClient(settings, **client_options)
         self._inflight: dict[str, asyncio.Future] = {}
         self.worker = worker_name()
@@ -90,10 +91,13 @@ class NetworkLookup:
         """The cached answer for ``key``; or ``make()``'s, asked under the key's lease; or
         the answer of the worker holding the lease, once it is in the cache."""
         turn = self._turns.setdefault(self._server(*server), asyncio.Semaphore(1))
+        first = True
         while True:
             found = self._cached(key)
             if found is not None:
+                self.cache_hits += first  # answered by the store, no request made
                 return found
+            first = False
             async with turn:
                 if self._take(key):
                     renewing = asyncio.ensure_future(self._renew(key))

@@ -36,6 +36,7 @@ class ResolveTally:
     resolved: int = 0
     failed: int = 0
     rdap_requests: int = 0
+    rdap_cache_hits: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -157,6 +158,7 @@ class HostingResolver:
         while self._running:
             await asyncio.gather(*self._running)
         self.tally.rdap_requests = self._networks.requests_made
+        self.tally.rdap_cache_hits = self._networks.cache_hits
         return self.tally
 
     async def resolve(self, ids: list[int] | None = None) -> None:

@@ -85,7 +85,7 @@ def fetch(store: Store, settings: Settings) -> Fetched:
     mailbox = Mailbox.of(settings.imap_url)
     done = settings.imap_done_folder
     fetched = Fetched()
-    with _session(mailbox, settings.imap_timeout.total_seconds()) as client:
+    with connect(mailbox, settings.imap_timeout.total_seconds()) as client:
         try:
             client.select_folder(mailbox.folder)
             if done and not client.folder_exists(done):
@@ -162,7 +162,7 @@ def _count(fetched: Fetched, stored: Stored) -> None:
 
 
 @contextlib.contextmanager
-def _session(mailbox: Mailbox, timeout: float) -> Iterator[IMAPClient]:
+def connect(mailbox: Mailbox, timeout: float) -> Iterator[IMAPClient]:
     try:
         client = IMAPClient(
             mailbox.host,

@@ -125,6 +125,11 @@ def ingest(store: Store, settings: Settings, delivery: Delivery) -> Stored:
             # The same message delivered twice at once: the other delivery stored it first.
             if attempt == 2:
                 raise
+    if not stored.duplicate:
+        from store.counters import key, record
+
+        result = "dropped" if stored.dropped else "stored"
+        record(store, {key("ntd_inbound_messages_total", kind=stored.kind, result=result): 1})
     logger.info(
         "inbound message %s via %s: %s, notice %s (matched by %s)%s",
         stored.id,
@@ -133,6 +138,7 @@ def ingest(store: Store, settings: Settings, delivery: Delivery) -> Stored:
         stored.notice_id,
         stored.matched_by,
         " (duplicate)" if stored.duplicate else " (dropped)" if stored.dropped else "",
+        extra={"inbound_id": stored.id, "notice_id": stored.notice_id},
     )
     return stored
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+
+from sqlalchemy import select
 
 from notifier.exceptions import MissingIdentity
 from notifier.ledger import bouncing, draft_for, hotline_identity, naming, plan
@@ -54,6 +57,7 @@ def notify(store: Store, settings: Settings, *, dry_run: bool = False) -> Notify
     hotline = hotline_identity(settings)
     tally = NotifyTally()
     transport = None if dry_run else open_transport(settings)
+    started = time.monotonic()
     try:
         # Twice at most: a bounce in the first round makes a fallback notice due at once.
         for _ in range(2):
@@ -82,4 +86,27 @@ def notify(store: Store, settings: Settings, *, dry_run: bool = False) -> Notify
     finally:
         if transport is not None:
             transport.close()
+    _count(store, tally, time.monotonic() - started)
     return tally
+
+
+def _count(store: Store, tally: NotifyTally, seconds: float) -> None:
+    """The pass's notices by kind and result, and its duration, for /metrics."""
+    from collections import Counter as Amounts
+
+    from store.counters import key, observe, record
+    from store.models import Notice
+
+    results = {"sent": tally.sent.sent, "deferred": tally.sent.deferred}
+    results["bounced"] = tally.sent.bounced
+    ids = [i for found in results.values() for i in found]
+    amounts = Amounts()
+    if ids:
+        with store.session() as session:
+            which = select(Notice.id, Notice.kind).where(Notice.id.in_(ids))
+            kinds = dict(session.execute(which).all())
+        for result, found in results.items():
+            for notice_id in found:
+                amounts[key("ntd_notices_total", kind=kinds.get(notice_id), result=result)] += 1
+    observe(amounts, "ntd_pass_duration_seconds", seconds, job="notify")
+    record(store, amounts)

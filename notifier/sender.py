@@ -97,7 +97,7 @@ def _defer(store: Store, notice_id: int, error: str, base: timedelta) -> None:
         notice.attempts += 1
         notice.last_error = error
         notice.next_attempt_at = utcnow() + base * (2 ** min(notice.attempts - 1, 8))
-    logger.warning("notice %d deferred: %s", notice_id, error)
+    logger.warning("notice %d deferred: %s", notice_id, error, extra={"notice_id": notice_id})
 
 
 def _bounce(store: Store, notice_id: int, error: str) -> None:
@@ -105,4 +105,6 @@ def _bounce(store: Store, notice_id: int, error: str) -> None:
         notice = session.get(Notice, notice_id)
         notice.attempts += 1
         mark_bounced(session, notice, error, actor=ACTOR, now=utcnow())
-    logger.warning("notice %d bounced at %s: %s", notice_id, notice.to, error)
+    logger.warning(
+        "notice %d bounced at %s: %s", notice_id, notice.to, error, extra={"notice_id": notice_id}
+    )

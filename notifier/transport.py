@@ -89,6 +89,17 @@ class Smtp:
             ) from None
         return client
 
+    def probe(self) -> str:
+        """Connect, greet (and log in, with a user in SMTP_URL), and leave, sending
+        nothing: what the server answered. Raises TransportDown."""
+        client = self._connect()
+        try:
+            code, answer = client.ehlo()
+            return f"{code} {_text(answer).splitlines()[0] if answer else ''}".strip()
+        finally:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                client.quit()
+
     def send(self, notice_id: int, message: EmailMessage, envelope_from: str | None) -> None:
         """Send with ``envelope_from`` as MAIL FROM (the notice's bounce address)."""
         if self._client is None:

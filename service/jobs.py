@@ -10,9 +10,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from settings import Settings
 from store.db import Store
+from store.types import utcnow
 
 logger = logging.getLogger("ntd.jobs")
 
@@ -27,8 +29,11 @@ class Service:
     runs: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     running: set[asyncio.Task] = field(default_factory=set)
-    # Set by the wiring: bring the next notification pass forward to now.
+    busy: set[str] = field(default_factory=set)  # the jobs running now, by name
+    started: dict[str, datetime] = field(default_factory=dict)  # when each job last began
+    # Set by the wiring: bring the next notification pass forward; check now.
     notify_soon: Callable[[], None] = lambda: None
+    check_now: Callable[[], None] = lambda: None
 
 
 async def check(service: Service) -> None:
@@ -93,24 +98,17 @@ async def fetch_mail(service: Service) -> None:
 
 async def purge(service: Service) -> None:
     """Erase what finished reports keep beyond RETENTION (store.retention)."""
-    from store.retention import purge as purge_reports
-    from store.types import utcnow
+    from store.retention import purge_store
 
     settings = service.settings
-
-    def work(session):
-        return purge_reports(
-            session,
+    async with _counted(service, "purge"):
+        done = await asyncio.to_thread(
+            purge_store,
+            service.store,
             utcnow(),
             settings.retention,
             settings.reappearance_window,
             actor="scheduler",
-        )
-
-    async with _counted(service, "purge"):
-        done = await asyncio.to_thread(
-            service.store.transaction,
-            work,
             retries=settings.database_retries,
             backoff=settings.database_retry,
         )
@@ -125,9 +123,12 @@ class _counted:
     async def __aenter__(self) -> None:
         self.service.runs[self.name] = self.service.runs.get(self.name, 0) + 1
         self.service.running.add(asyncio.current_task())
+        self.service.busy.add(self.name)
+        self.service.started[self.name] = utcnow()
 
     async def __aexit__(self, kind, error, _traceback) -> bool:
         self.service.running.discard(asyncio.current_task())
+        self.service.busy.discard(self.name)
         if error is not None and not isinstance(error, asyncio.CancelledError):
             self.service.failures[self.name] = self.service.failures.get(self.name, 0) + 1
             logger.error("%s failed: %s", self.name, error, exc_info=(kind, error, _traceback))

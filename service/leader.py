@@ -57,7 +57,10 @@ class Leadership:
     def release(self) -> None:
         if self._connection is not None:
             try:
-                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"),
+                    {"k": LOCK_KEY},
+                )
             finally:
                 self._drop_connection()
         if self._file is not None:
@@ -72,7 +75,10 @@ class Leadership:
                 isolation_level="AUTOCOMMIT"
             )
         got = self._connection.execute(
-            text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
+            # Per schema: two installations sharing one database (in schemas of their own,
+            # as the tests' are) must not wait for each other's leader.
+            text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
+            {"k": LOCK_KEY},
         ).scalar()
         return bool(got)
 

@@ -205,6 +205,19 @@ class Settings:
     notify_every: timedelta = setting(
         "5m", parse.duration, "How often ntd run starts a notification pass."
     )
+    wake_every: timedelta = setting(
+        "1s",
+        parse.duration,
+        "How often `ntd run` looks for work queued since its last pass (a report added, a "
+        're-check asked for, a provider\'s "Removed"), to check it at once rather than at '
+        "CHECK_EVERY. On PostgreSQL a NOTIFY wakes it sooner still. 0s: only the intervals.",
+    )
+    first_notice_window: timedelta = setting(
+        "3s",
+        parse.duration,
+        "How long `ntd run` waits, once a check found new content online with its contact "
+        "known, before notifying: reports found in the same moment go in one email.",
+    )
     leader_timeout: timedelta = setting(
         "30s", parse.duration, "How soon a standby scheduler takes over from a dead leader."
     )
@@ -288,6 +301,30 @@ class Settings:
         "8h",
         parse.duration,
         "How long a dashboard login lasts; after it, the user signs in again.",
+    )
+    metrics_token: str | None = setting(
+        "",
+        parse.secret_key,
+        "Bearer token (at least 32 characters) a Prometheus scraper sends to read /metrics. "
+        "Empty: no token opens it.",
+    )
+    metrics_allow: tuple[IPv4Network | IPv6Network, ...] = setting(
+        "",
+        parse.networks,
+        "Client addresses (CIDRs) that may read /metrics without a token. Empty: none; "
+        "/metrics is never open to the world by default.",
+    )
+    log_format: str = setting(
+        "plain",
+        parse.log_format,
+        "plain (lines for a person) or json (one JSON object a line, for a log collector), "
+        "for `ntd run`, `ntd serve` and `ntd mail serve`.",
+    )
+    log_urls: bool = setting(
+        "false",
+        parse.boolean,
+        "Let URLs of reported content into log lines at info level and below; by default "
+        "each is written as <url>. Warnings and errors keep theirs.",
     )
     retention: timedelta = setting(
         "365d",

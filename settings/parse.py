@@ -246,3 +246,10 @@ def secret_key(value: object) -> str | None:
     if key and len(key) < 32:
         raise ValueError("must be at least 32 characters (e.g. from `openssl rand -hex 32`)")
     return key or None
+
+
+def log_format(value: object) -> str:
+    name = text(value).lower() or "plain"
+    if name not in ("plain", "json"):
+        raise ValueError(f"{name!r} is not a log format (plain or json)")
+    return name

@@ -131,7 +131,10 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             # Released at commit; a second process waits, then finds nothing to do.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"),
+                {"k": _MIGRATION_LOCK},
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

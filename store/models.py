@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.types import UTCDateTime
@@ -413,3 +423,24 @@ class ProviderAction(Base):
         Index("ix_provider_actions_report", "report_id", "id"),
         Index("ix_provider_actions_notice", "notice_id", "at"),
     )
+
+
+class Counter(Base):
+    """A running total for /metrics (store.counters): what `ntd run`, `ntd check` and
+    the mail ways in did, counted where every `ntd serve` can read it."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(200), primary_key=True)  # JSON, keys sorted
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Heartbeat(Base):
+    """When the leading scheduler last said it leads (for /healthz and /metrics)."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

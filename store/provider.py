@@ -29,6 +29,7 @@ from store.models import (
     ProviderLink,
     Report,
 )
+from store.queue import wake
 from store.responses import record_response
 
 ACTOR = "provider"
@@ -153,6 +154,7 @@ def answer(
     detail = f"on the page of notice {link.notice_id}"
     if action == "removed" and report.state in CHECKABLE:
         report.next_due_at = now  # the next pass checks it; only the check decides
+        wake(session)
         detail += ": due for a check now"
     session.add(
         Event(at=now, actor=ACTOR, report_id=report_id, action=f"provider_{action}", detail=detail)

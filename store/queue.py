@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from store.models import CHECKABLE, Report
@@ -69,6 +69,28 @@ def count_due(session: Session, *, now: datetime) -> int:
     return session.scalar(
         select(func.count()).select_from(Report).where(Report.next_due_at <= now, _unleased(now))
     )
+
+
+def any_due(session: Session, *, now: datetime, since: datetime | None = None) -> bool:
+    """Whether a report became due after ``since`` and is due and free now: the cheap look
+    `ntd run` makes between passes (the due index answers it). What was due before the
+    last pass began and is due still (the outage guard held it back, say) is left to the
+    next interval, so that it cannot start pass after pass."""
+    conditions = [Report.next_due_at <= now, _unleased(now)]
+    if since is not None:
+        conditions.append(Report.next_due_at > since)
+    return session.scalar(select(Report.id).where(and_(*conditions)).limit(1)) is not None
+
+
+WAKE_CHANNEL = "ntd_due"
+
+
+def wake(session: Session) -> None:
+    """Tell a waiting `ntd run` that work is due now. On PostgreSQL a NOTIFY, delivered
+    when this transaction commits (so never before the work can be seen); on SQLite
+    nothing: `ntd run` looks every WAKE_EVERY."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
 
 
 def release(session: Session, worker: str, ids: Sequence[int] | None = None) -> None:

@@ -14,6 +14,7 @@ from intake.submissions import Entry
 from store import audit
 from store.exceptions import NotFound
 from store.models import CLOSED, QUEUED, REMOVED, Event, Fingerprint, Report, ReportRef
+from store.queue import wake
 from store.writes import insert_ignoring_duplicates
 
 BATCH = 1000
@@ -149,6 +150,8 @@ def _queue_batch(
             _event(now, actor, None, "queued", None, None, f"{len(ids)} reports: {_ids(ids)}")
         )
     audit.record(session, events)
+    if fresh or any(requeued for *_, requeued in known.values()):
+        wake(session)  # `ntd run` checks it now rather than at its next interval
     return results
 
 

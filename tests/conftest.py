@@ -182,3 +182,20 @@ def world(reactor_thread, database_url):
         world = World(net, database_url, reactor_thread)
         yield world
         world.store.close()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on loopback, playing the hotline's mail relay."""
+    from simnet.smtp import SmtpServer
+
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mailroom(world, smtp):
+    """Reports online with a known abuse desk, and the notifier on them (tests.mailroom)."""
+    from tests.mailroom import Mailroom
+
+    return Mailroom(world, smtp)

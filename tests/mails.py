@@ -3,9 +3,14 @@ the test's SMTP server."""
 
 from __future__ import annotations
 
+import smtplib
+import subprocess
+import sys
+import threading
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 
 from simnet.smtp import Received
 
@@ -40,3 +45,47 @@ def reply(
             attachment, maintype="application", subtype="octet-stream", filename="evidence.bin"
         )
     return message.as_bytes()
+
+
+class LmtpServer:
+    """`ntd mail serve` in a subprocess, on a port of its own; ``said`` is its stderr."""
+
+    def __init__(self, env: dict[str, str], cwd) -> None:
+        ntd = Path(sys.executable).with_name("ntd")
+        self.process = subprocess.Popen(
+            [str(ntd), "mail", "serve", "--port", "0"],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.said: list[str] = []
+        ready = threading.Event()
+
+        def read() -> None:  # all it says, so that it never blocks on a full pipe
+            for line in self.process.stderr:
+                self.said.append(line)
+                if line.startswith("LMTP on "):
+                    ready.set()
+            ready.set()  # it ended
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(30) or self.process.poll() is not None:
+            self.process.kill()
+            raise AssertionError("ntd mail serve did not start: " + "".join(self.said))
+        listening = next(line for line in self.said if line.startswith("LMTP on "))
+        self.port = int(listening.rsplit(":", 1)[1])
+
+    def client(self) -> smtplib.LMTP:
+        return smtplib.LMTP("127.0.0.1", self.port, local_hostname="mx.hotline.test", timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        assert self.process.wait(timeout=20) == 0
+
+    def __enter__(self) -> LmtpServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import email
 import json
-import smtplib
-import subprocess
 import sys
-import threading
 from email.message import EmailMessage
 from email.policy import SMTP, default
 from pathlib import Path
@@ -22,28 +19,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from simnet.smtp import Received, SmtpServer, delivery_status_notification
+from simnet.smtp import Received, delivery_status_notification
 from store.db import open_store
 from store.models import Hosting, InboundMessage, Mailbox
 from store.types import utcnow
 from tests.conftest import run_ntd
 from tests.imapserver import ImapServer, missing
-from tests.mailroom import IDENTITY, Mailroom
-from tests.mails import reply
+from tests.mailroom import IDENTITY
+from tests.mails import LmtpServer, reply
 
 NTD = Path(sys.executable).with_name("ntd")
 needs_dovecot = pytest.mark.skipif(missing(), reason="Debian's dovecot-imapd is not installed")
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mailroom(world, smtp):
-    return Mailroom(world, smtp)
 
 
 def environment(mailroom, guarded_env, **extra) -> dict[str, str]:
@@ -83,9 +69,7 @@ class Lmtp:
         self.server = LmtpServer(env, cwd)
 
     def deliver(self, raw: bytes, sender: str, recipients: list[str]) -> None:
-        with smtplib.LMTP(
-            "127.0.0.1", self.server.port, local_hostname="mx.hotline.test", timeout=30
-        ) as client:
+        with self.server.client() as client:
             refused = client.sendmail(sender, recipients, raw)
         assert refused == {}
 
@@ -113,27 +97,6 @@ class Imap:
 
     def close(self) -> None:
         self.imap.stop()
-
-
-class LmtpServer:
-    def __init__(self, env, cwd) -> None:
-        self.process = subprocess.Popen(
-            [str(NTD), "mail", "serve", "--port", "0"],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        line = self.process.stderr.readline()
-        assert line.startswith("LMTP on "), line + self.process.stderr.read()
-        self.port = int(line.rsplit(":", 1)[1])
-        # Whatever it says later goes on being read, so that it never blocks on a pipe.
-        threading.Thread(target=self.process.stderr.read, daemon=True).start()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        assert self.process.wait(timeout=20) == 0
 
 
 WAYS = {

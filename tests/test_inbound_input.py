@@ -5,9 +5,7 @@ clear reason, never half-stored; and the names that matching trusts cannot be fo
 from __future__ import annotations
 
 import smtplib
-import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from store.db import open_store
 from store.models import InboundMessage
 from tests.conftest import run_ntd
 from tests.imapserver import ImapServer, missing
+from tests.mails import LmtpServer
 
 NTD = Path(sys.executable).with_name("ntd")
 DOWN = "postgresql+psycopg://ntd@127.0.0.1:1/nothing"  # nothing listens on port 1
@@ -142,37 +141,6 @@ def test_a_message_over_the_limit_is_kept_by_its_headers(
     again = run_ntd("mail", "ingest", env=env, cwd=tmp_path, input=raw)
     assert again.returncode == 0 and b"already stored as message 1" in again.stderr
     assert count(store) == 1
-
-
-class LmtpServer:
-    def __init__(self, env, cwd) -> None:
-        self.process = subprocess.Popen(
-            [str(NTD), "mail", "serve", "--port", "0"],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        line = self.process.stderr.readline()
-        assert line.startswith("LMTP on "), line + self.process.stderr.read()
-        self.port = int(line.rsplit(":", 1)[1])
-        self.said: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.said.append(line)
-
-    def client(self) -> smtplib.LMTP:
-        return smtplib.LMTP("127.0.0.1", self.port, local_hostname="mx.test", timeout=30)
-
-    def __enter__(self) -> LmtpServer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        assert self.process.wait(timeout=20) == 0
 
 
 def test_lmtp_answers_each_recipient_and_refuses_what_it_cannot_take(

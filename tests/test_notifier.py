@@ -19,20 +19,8 @@ from pathlib import Path
 import pytest
 
 from notifier.passes import notify
-from simnet.smtp import SmtpServer
 from tests.conftest import run_ntd
-from tests.mailroom import IDENTITY, Mailroom
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mailroom(world, smtp):
-    return Mailroom(world, smtp)
+from tests.mailroom import IDENTITY
 
 
 def json_parts(received) -> list:

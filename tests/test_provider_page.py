@@ -9,24 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from simnet.smtp import SmtpServer
 from store.models import Event, ProviderAction, ProviderLink
 from store.types import utcnow
-from tests.mailroom import Mailroom
 from tests.test_web_support import Web, cheap_passwords
 
 PUBLIC = "https://ntd.hotline.test"
-
-
-@pytest.fixture
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mailroom(world, smtp):
-    return Mailroom(world, smtp)
 
 
 @pytest.fixture

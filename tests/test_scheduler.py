@@ -166,3 +166,54 @@ def test_a_bounce_fetched_by_imap_sends_the_fallback_unattended(
         with imap.client() as client:
             client.select_folder("INBOX")
             assert client.search(["UNSEEN"]) == []
+
+
+def test_a_report_added_while_it_runs_is_checked_and_notified_in_seconds(
+    world, guarded_env, tmp_path, schedulers
+):
+    """CHECK_EVERY and NOTIFY_EVERY an hour: only the wake-up can make it this fast."""
+    site = hosted_site(world)
+    site.page("/new.jpg")
+    with SmtpServer() as smtp:
+        env = environment(
+            world,
+            guarded_env,
+            smtp.url,
+            NTD_CHECK_EVERY="1h",
+            NTD_NOTIFY_EVERY="1h",
+            NTD_FIRST_NOTICE_WINDOW="1s",
+        )
+        scheduler = Scheduler(env, tmp_path)
+        schedulers.append(scheduler)
+        assert scheduler.wait_for("leading", 20), scheduler.log()
+        assert scheduler.wait_for("notify: 0 planned", 20), scheduler.log()  # first passes done
+        added = time.monotonic()
+        [report] = world.add(site.url("/new.jpg"))
+        while not smtp.received and time.monotonic() < added + 20:
+            time.sleep(0.05)
+        took = time.monotonic() - added
+        assert smtp.received, scheduler.log()
+        assert world.state(report) == "online"
+        assert took < 15, took  # seconds, not the hour of CHECK_EVERY (bench/first_notice.py)
+
+
+def test_work_queued_as_it_dies_is_found_by_the_next_scheduler(
+    world, guarded_env, tmp_path, schedulers
+):
+    site = hosted_site(world)
+    site.page("/late.jpg")
+    with SmtpServer() as smtp:
+        env = environment(world, guarded_env, smtp.url, NTD_CHECK_EVERY="1h")
+        first = Scheduler(env, tmp_path)
+        schedulers.append(first)
+        assert first.wait_for("leading", 20), first.log()
+        first.process.kill()  # before it could look for new work
+        first.process.wait(timeout=10)
+        [report] = world.add(site.url("/late.jpg"))
+        second = Scheduler(env, tmp_path)
+        schedulers.append(second)
+        deadline = time.monotonic() + 40
+        while not smtp.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert smtp.received, second.log()
+        assert world.state(report) == "online"

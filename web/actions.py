@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from store.models import CHECKABLE, Event, Report
+from store.queue import wake
 
 
 def request_recheck(session: Session, report: Report, *, actor: str, now: datetime) -> bool:
@@ -20,4 +21,5 @@ def request_recheck(session: Session, report: Report, *, actor: str, now: dateti
         return False
     report.next_due_at = now
     session.add(Event(at=now, actor=actor, report_id=report.id, action="recheck_requested"))
+    wake(session)
     return True

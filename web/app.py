@@ -15,7 +15,17 @@ from store.db import Store
 from web import api
 from web.errors import HANDLERS
 from web.headers import SecurityHeaders
-from web.pages import admin, audit, inbox, intake, login, provider, reports, statistics
+from web.pages import (
+    admin,
+    audit,
+    health,
+    inbox,
+    intake,
+    login,
+    provider,
+    reports,
+    statistics,
+)
 from web.templating import HERE
 
 # A CSV of 100,000 reports is about 10 MB; anything much larger is a mistake or an attack.
@@ -37,6 +47,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         *audit.routes,
         *inbox.routes,
         *provider.routes,
+        *health.routes,
         *api.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

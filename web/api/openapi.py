@@ -256,6 +256,13 @@ def _answer(description: str, schema: str = "Error") -> dict[str, Any]:
 DENIED = {
     "401": _answer("No valid token or session."),
     "403": _answer("The user's role lacks this right."),
+    "429": {
+        **_answer(
+            "Too many unknown tokens from this address (LOGIN_ADDRESS_FAILURES): wait as "
+            "Retry-After says."
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    },
 }
 
 
