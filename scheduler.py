@@ -42,6 +42,11 @@ def wire(scheduler, service: jobs.Service) -> None:
         """New content online (or a bounce in): its notice should not wait for
         NOTIFY_EVERY, only FIRST_NOTICE_WINDOW, so that what is found in the same moment
         goes in one email. Brought forward, never put back."""
+        if "notify" in service.busy:
+            # A run already going would make APScheduler skip this one (max_instances):
+            # asked again as soon as it ends (service.jobs.notify).
+            service.again.add("notify")
+            return
         job = scheduler.get_job("notify")
         at = _now() + window
         if job is not None and (job.next_run_time is None or job.next_run_time > at):

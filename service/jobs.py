@@ -30,6 +30,7 @@ class Service:
     failures: dict[str, int] = field(default_factory=dict)
     running: set[asyncio.Task] = field(default_factory=set)
     busy: set[str] = field(default_factory=set)  # the jobs running now, by name
+    again: set[str] = field(default_factory=set)  # asked for while running: run again soon
     started: dict[str, datetime] = field(default_factory=dict)  # when each job last began
     # Set by the wiring: bring the next notification pass forward; check now.
     notify_soon: Callable[[], None] = lambda: None
@@ -74,6 +75,9 @@ async def notify(service: Service) -> None:
             len(tally.sent.deferred),
             len(tally.sent.bounced),
         )
+    if "notify" in service.again:  # new content was found while this pass ran
+        service.again.discard("notify")
+        service.notify_soon()
 
 
 async def fetch_mail(service: Service) -> None:
