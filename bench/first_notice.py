@@ -140,18 +140,18 @@ def _schema(statement: str) -> None:
 
 
 def _wait_for_notices(smtp: SmtpServer, queued: dict[str, float], timeout: float):
+    """Seconds from each URL's queueing to the arrival of the first email naming it (as
+    the SMTP server stamped it, not when this loop looked)."""
     import json
 
     first: dict[str, float] = {}
-    seen = 0
     deadline = time.monotonic() + timeout
     while len(first) < len(queued) and time.monotonic() < deadline:
-        received = smtp.received
-        for message in received[seen:]:
+        for message in smtp.received:
             for part in message.message.iter_attachments():
                 if part.get_content_type() == "application/json":
-                    first.setdefault(json.loads(part.get_content())["url"], time.monotonic())
-        seen = len(received)
+                    url = json.loads(part.get_content())["url"]
+                    first[url] = min(first.get(url, message.at), message.at)
         time.sleep(0.2)
     return [first[url] - queued[url] for url in queued if url in first]
 

@@ -14,7 +14,8 @@ import email
 import secrets
 import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default
 from email.utils import formatdate, make_msgid
@@ -29,6 +30,7 @@ class Received:
     sender: str
     recipients: tuple[str, ...]
     message: EmailMessage
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
 
     @property
     def message_id(self) -> str:
