@@ -5,11 +5,14 @@
 Each pass is what the scheduler's check job runs (service.jobs.check): a pass and its
 hosting look-ups (`pass_and_hosting`), on one long-lived reactor and one store, with
 every report made due again before it. Prints, for each pass, a JSON line with its
-checks and the process's resident memory once it ended.
+checks, its wall and CPU seconds (the process's, every thread), and the process's
+resident memory once it ended.
 """
 
 import json
+import resource
 import sys
+import time
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -19,6 +22,11 @@ from crawler.passes import pass_and_hosting, run_with_reactor
 from store.db import open_store_for
 from store.models import Report
 from store.types import utcnow
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_mb() -> float:
@@ -36,8 +44,15 @@ async def passes(count: int) -> None:
         for number in range(1, count + 1):
             with store.session() as session:
                 session.execute(update(Report).values(next_due_at=utcnow() - timedelta(seconds=1)))
+            started, used = time.monotonic(), _cpu()
             tally, _ = await pass_and_hosting(store, ntd, then_all_missing=True)
-            line = {"pass": number, "checks": tally.checks, "rss_mb": round(rss_mb(), 1)}
+            line = {
+                "pass": number,
+                "checks": tally.checks,
+                "seconds": round(time.monotonic() - started, 3),
+                "cpu_s": round(_cpu() - used, 3),
+                "rss_mb": round(rss_mb(), 1),
+            }
             print(json.dumps(line), flush=True)
     finally:
         store.close()
