@@ -19,6 +19,7 @@ import click
 
 from cli import main
 from settings import Settings, SettingsError
+from store.exceptions import first_line
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def _store(settings: Settings) -> Finding:
         return Finding(
             "store",
             False,
-            _first_line(error),
+            first_line(error),
             "start the database, or correct DATABASE_URL (postgresql+psycopg://user@host/db)",
         )
     try:
@@ -137,7 +138,7 @@ def _dns(settings: Settings) -> Finding:
     try:
         failing = asyncio.run(resolver_is_failing(settings, settings.outage_probe_name))
     except Exception as error:
-        failing = _first_line(error)
+        failing = first_line(error)
     if failing:
         return Finding(
             "dns",
@@ -167,7 +168,7 @@ def _rdap(settings: Settings) -> Finding:
         return Finding(
             "rdap",
             False,
-            f"{base} does not answer: {_first_line(error)}",
+            f"{base} does not answer: {first_line(error)}",
             "let this machine reach the registries' RDAP servers over HTTPS, or set RDAP_URL",
         )
     if status >= 500:
@@ -220,8 +221,3 @@ def _imap(settings: Settings) -> Finding:
             "correct IMAP_URL (imaps://user:pass@host/INBOX), or the mailbox's password",
         )
     return Finding("imap", True, f"{mailbox} opens")
-
-
-def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

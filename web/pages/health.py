@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from store import counters
+from store.exceptions import first_line
 from store.models import CHECKABLE, STATES, Heartbeat, InboundMessage, ProviderAction, Report
 from store.types import utcnow
 from store.views import iso
@@ -61,7 +62,7 @@ async def healthz(request: Request) -> Response:
         beat = await in_store(request, look)
     except Exception as error:  # any failure of the store is the answer
         store_ok = False
-        problems.append(f"the store does not answer: {_first_line(error)}")
+        problems.append(f"the store does not answer: {first_line(error, named=True)}")
     else:
         if beat is None:
             problems.append("no scheduler has led yet: is `ntd run` running?")
@@ -214,11 +215,6 @@ def _counter_families(session) -> list:
             )
         families.append(family)
     return families
-
-
-def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 routes = [route("/healthz", GET=healthz), route("/metrics", GET=metrics)]
