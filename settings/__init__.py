@@ -230,6 +230,12 @@ class Settings:
     min_group: int = setting(
         "5", parse.positive_integer, "Smallest group of notified reports that gets statistics."
     )
+    stats_references: tuple[tuple[str, float, float], ...] = setting(
+        "INHOPE=74%@3d",
+        parse.references,
+        "Published removal figures drawn on the statistics charts for comparison, as "
+        "NAME=SHARE%@TIME items (INHOPE reports 74% removed within 3 days). Empty draws none.",
+    )
     partners_file: str | None = setting(
         "",
         parse.optional_text,

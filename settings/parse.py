@@ -253,3 +253,25 @@ def log_format(value: object) -> str:
     if name not in ("plain", "json"):
         raise ValueError(f"{name!r} is not a log format (plain or json)")
     return name
+
+
+_REFERENCE = re.compile(r"^\s*([^=,]{1,40}?)\s*=\s*(\d+(?:\.\d+)?)\s*%\s*@\s*(\S+)\s*$")
+
+
+def references(value: object) -> tuple[tuple[str, float, float], ...]:
+    """``NAME=SHARE%@TIME`` items: ``INHOPE=74%@3d`` is (INHOPE, 0.74, 259200.0)."""
+    result = []
+    for item in text_list(value):
+        match = _REFERENCE.match(item)
+        if not match:
+            raise ValueError(
+                f"{item!r} is not a reference (use NAME=SHARE%@TIME, e.g. INHOPE=74%@3d)"
+            )
+        name, share, within = match.groups()
+        if not 0 < float(share) <= 100:
+            raise ValueError(f"{item!r}: the share must be above 0% and at most 100%")
+        seconds = duration(within).total_seconds()
+        if seconds <= 0:
+            raise ValueError(f"{item!r}: the time must be above zero")
+        result.append((name, float(share) / 100, seconds))
+    return tuple(result)

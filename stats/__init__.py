@@ -17,6 +17,8 @@ _WHERE = {
     "to_csv": "stats.export",
     "compute": "stats.figures",
     "curve": "stats.figures",
+    "fit": "stats.figures",
+    "ranking": "stats.figures",
     "Survival": "stats.survival",
     "kaplan_meier": "stats.survival",
 }

@@ -237,6 +237,26 @@ def compute(data: Columns | list, now: float, min_group: int) -> dict:
     return figures
 
 
+def fit(
+    data: Columns | list,
+    now: float,
+    *,
+    origin: str = "notice",
+    group: tuple[str, object] | None = None,
+) -> Survival:
+    """The Kaplan–Meier fit of the notified reports, overall or of one group.
+
+    ``group`` is e.g. ``("country", "NL")``, ``("month", "2024-05")`` or
+    ``("provider", (64500, "Example Hosting"))``; an unknown one gives an empty fit.
+    """
+    sample = _sample(data, now)
+    chosen = sample.notified.copy()
+    if group is not None:
+        codes, labels = _groups(sample, group[0])
+        chosen &= codes == (labels.index(group[1]) if group[1] in labels else -2)
+    return kaplan_meier(sample.since[origin][chosen], sample.events[origin][chosen])
+
+
 def curve(
     data: Columns | list,
     now: float,
@@ -247,14 +267,53 @@ def curve(
 ) -> list[tuple[float, float]]:
     """Kaplan–Meier step points ``(t_seconds, S)`` for a chart, overall or for one group.
 
-    ``group`` is e.g. ``("country", "NL")``, ``("month", "2024-05")`` or
-    ``("provider", (64500, "Example Hosting"))``. Too small a group gives ``[]``.
+    Too small a group (fewer than ``min_group`` notified) gives ``[]``.
+    """
+    survival = fit(data, now, origin=origin, group=group)
+    return survival.points() if survival.count >= min_group else []
+
+
+class Ranked(NamedTuple):
+    """One bar of a ranking: a group, or ``others`` (label None) folding the rest."""
+
+    label: object  # the breakdown's label; None for the folded rest
+    notified: int
+    groups: int  # groups in this bar: 1, or how many ``others`` folds
+    median: float | None  # time to removal from the first notice
+    followed: float  # the longest follow-up in the bar: the median exceeds it when None
+    few: bool  # fewer than min_group notified: no estimate at all
+
+
+def ranking(
+    data: Columns | list, now: float, by: str, *, most: int, min_group: int
+) -> list[Ranked]:
+    """The ``most`` groups of a breakdown with the most notified reports, then the rest.
+
+    Groups too small for an estimate are always folded: their reports are pooled with the
+    rest into one ``others`` fit, so a long tail of small providers still shows, as one.
     """
     sample = _sample(data, now)
-    chosen = sample.notified.copy()
-    if group is not None:
-        codes, labels = _groups(sample, group[0])
-        chosen &= codes == (labels.index(group[1]) if group[1] in labels else -2)
-    if np.count_nonzero(chosen) < min_group:
-        return []
-    return kaplan_meier(sample.since[origin][chosen], sample.events[origin][chosen]).points()
+    codes, labels = _groups(sample, by)
+    rows, since, removed = sample.ordered["notice"]  # in follow-up order
+    group_of = codes[rows]
+    notified = np.bincount(group_of[group_of >= 0], minlength=len(labels))
+    big = [code for code in np.argsort(-notified, kind="stable") if notified[code] >= min_group]
+    kept = big[:most]
+    out = np.ones(len(group_of), dtype=bool)
+
+    def ranked(label, chosen: np.ndarray, groups: int) -> Ranked:
+        n = int(np.count_nonzero(chosen))
+        survival = kaplan_meier(since[chosen], removed[chosen], presorted=True)
+        median = survival.quantile(0.5) if n >= min_group else None
+        followed = float(since[chosen].max(initial=0.0))
+        return Ranked(label, n, groups, median, followed, n < min_group)
+
+    entries = []
+    for code in kept:
+        chosen = group_of == code
+        out &= ~chosen
+        entries.append(ranked(labels[code], chosen, 1))
+    rest = int(np.count_nonzero(notified[[c for c in range(len(labels)) if c not in kept]] > 0))
+    if rest:
+        entries.append(ranked(None, out & (group_of >= 0), rest))
+    return entries

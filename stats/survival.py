@@ -15,11 +15,19 @@ Quantiles follow PRODUCT.md: the median is the smallest t with S(t) <= 0.5, p90 
 smallest t with S(t) <= 0.1; ``None`` where S never gets that low. ``at(T)`` is ``None``
 beyond the longest follow-up unless S already reached 0: no report was watched that long,
 so the data say nothing about S(T).
+
+``band()`` is the pointwise confidence band from Greenwood's variance,
+
+    Var S(t) = S(t)^2 * sum over t_j <= t of d_j / (n_j (n_j - d_j)),
+
+taken on the log(-log S) scale (the "exponential Greenwood" interval, lifelines' default)
+so that it stays inside [0, 1] and is asymmetric where S is near either end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,6 +45,9 @@ class Survival:
     survival: np.ndarray  # S(t) at each of those times (right-continuous step)
     horizon: float  # longest follow-up, removed or censored; nan for an empty sample
     count: int  # reports in the sample
+    # Greenwood's running sum of d_j / (n_j (n_j - d_j)) at those times; inf once S hits 0
+    greenwood: np.ndarray = field(default_factory=lambda: np.empty(0))
+    removals: np.ndarray = field(default_factory=lambda: np.empty(0))  # d_j at each time
 
     def at(self, t: float) -> float | None:
         """S(t), or None when the sample is empty or nobody was followed as long as t."""
@@ -64,6 +75,46 @@ class Survival:
             # The flat censored tail is information too: S held that long.
             points.append((float(self.horizon), points[-1][1]))
         return points
+
+    def removal_percentile(self, share: float) -> float | None:
+        """The time by which ``share`` of the removals observed had happened (not S's quantile:
+        this ignores the censored; it is how far a chart must reach to show that many drops)."""
+        if not len(self.times):
+            return None
+        seen = np.cumsum(self.removals)
+        return float(self.times[int(np.searchsorted(seen, share * seen[-1], side="left"))])
+
+    def band(self, confidence: float = 0.95) -> list[tuple[float, float, float]]:
+        """``(t, low, high)`` from (0, 1, 1) at each step of ``points()``: S's band there."""
+        if self.count == 0:
+            return []
+        z = _normal_quantile(0.5 + confidence / 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_s = np.log(self.survival)
+            spread = z * np.sqrt(self.greenwood) / np.abs(log_s)
+            centre = np.log(-log_s)
+            low, high = np.exp(-np.exp(centre + spread)), np.exp(-np.exp(centre - spread))
+        # S = 0 (everyone removed): the band closes at 0, as the curve does.
+        low, high = np.where(self.survival > 0, low, 0.0), np.where(self.survival > 0, high, 0.0)
+        band = [(0.0, 1.0, 1.0)]
+        band += [
+            (float(t), float(a), float(b)) for t, a, b in zip(self.times, low, high, strict=True)
+        ]
+        if self.horizon > band[-1][0]:
+            band.append((float(self.horizon), band[-1][1], band[-1][2]))
+        return band
+
+
+def _normal_quantile(p: float) -> float:
+    """The standard normal quantile, by bisection on erf (no scipy for one number)."""
+    low, high = -10.0, 10.0
+    for _ in range(100):
+        middle = (low + high) / 2
+        if 0.5 * (1 + math.erf(middle / math.sqrt(2))) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
 def kaplan_meier(durations, removed, *, presorted: bool = False) -> Survival:
@@ -95,5 +146,8 @@ def kaplan_meier(durations, removed, *, presorted: bool = False) -> Survival:
     events = np.add.reduceat(removed.view(np.int8), starts, dtype=np.int64)
     # Censor-only times leave S unchanged; keeping just the event times keeps the curve small.
     keep = events > 0
-    survival = np.cumprod(1.0 - events[keep] / at_risk[keep])
-    return Survival(durations[starts[keep]], survival, float(durations[-1]), n)
+    d, at = events[keep], at_risk[keep]
+    survival = np.cumprod(1.0 - d / at)
+    with np.errstate(divide="ignore"):
+        greenwood = np.cumsum(d / (at * (at - d).astype(np.float64)))
+    return Survival(durations[starts[keep]], survival, float(durations[-1]), n, greenwood, d)

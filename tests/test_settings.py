@@ -111,12 +111,27 @@ def test_durations(value, seconds):
         ({"NTD_MAX_BODY_BYTES": "lots"}, "NTD_MAX_BODY_BYTES: 'lots' is not a size"),
         ({"NTD_RDAP_RATE": "fast"}, "NTD_RDAP_RATE: 'fast' is not a rate"),
         ({"NTD_RECHECK_INTERVALL": "6h"}, "NTD_RECHECK_INTERVALL is not a setting"),
+        (
+            {"NTD_STATS_REFERENCES": "INHOPE 74%"},
+            "NTD_STATS_REFERENCES: 'INHOPE 74%' is not a refer",
+        ),
+        (
+            {"NTD_STATS_REFERENCES": "X=150%@3d"},
+            "NTD_STATS_REFERENCES: 'X=150%@3d': the share must",
+        ),
     ],
 )
 def test_a_bad_value_names_the_setting(environ, message):
     with pytest.raises(SettingsError) as error:
         load(environ)
     assert str(error.value).startswith(message)
+
+
+def test_stats_references_read_as_name_share_and_time():
+    assert load({}).stats_references == (("INHOPE", 0.74, 3 * 86400.0),)
+    both = load({"NTD_STATS_REFERENCES": "INHOPE=74%@3d, Our target = 90% @ 24h"})
+    assert both.stats_references[1] == ("Our target", 0.9, 86400.0)
+    assert load({"NTD_STATS_REFERENCES": ""}).stats_references == ()
 
 
 def test_bad_toml_names_the_file_and_key(tmp_path):

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from stats import Columns, Record, compute, curve, kaplan_meier, to_csv
+from stats import Columns, Record, compute, curve, kaplan_meier, ranking, to_csv
+from stats.reasons import footnotes, why
 
 HOUR, DAY = 3600.0, 86400.0
 NOW = datetime(2025, 6, 1, tzinfo=UTC).timestamp()
@@ -268,3 +269,60 @@ def test_time_to_first_response_censors_the_unanswered_and_notices_are_counted_o
     assert by_org["Other"]["notices_bounced"] == 1
     assert by_org["Other"]["median_time_to_first_response_s"] is None  # never answered
     assert figures["median_time_to_removal_s"] is None  # nothing removed: answers are not removals
+
+
+def test_ranking_keeps_the_biggest_groups_and_folds_the_rest_into_one_fit() -> None:
+    reports = []
+    for asn, n in ((1, 12), (2, 9), (3, 6), (4, 2), (5, 1)):
+        reports += [
+            report(asn=asn, org=f"h{asn}", removed_after=(asn * 10 + i) * HOUR) for i in range(n)
+        ]
+    ranked = ranking(reports, NOW, "provider", most=2, min_group=3)
+    assert [(r.label, r.notified, r.groups) for r in ranked] == [
+        ((1, "h1"), 12, 1),
+        ((2, "h2"), 9, 1),
+        (None, 9, 3),  # AS3 (6) past the top two, AS4 and AS5 too small: pooled
+    ]
+    pooled = [
+        report(removed_after=(asn * 10 + i) * HOUR)
+        for asn, n in ((3, 6), (4, 2), (5, 1))
+        for i in range(n)
+    ]
+    assert ranked[2].median == compute(pooled, NOW, min_group=1)["median_time_to_removal_s"]
+    assert ranked[0].median == compute(reports[:12], NOW, min_group=1)["median_time_to_removal_s"]
+
+
+def test_ranking_says_when_a_median_is_beyond_the_follow_up_or_too_few() -> None:
+    reports = [report(asn=1, notified_ago=(10 + i) * DAY) for i in range(4)]  # all online
+    reports += [report(asn=2, removed_after=HOUR)]
+    ranked = ranking(reports, NOW, "provider", most=15, min_group=3)
+    assert ranked[0].median is None and not ranked[0].few and ranked[0].followed == 13 * DAY
+    assert ranked[1].label is None and ranked[1].few and ranked[1].notified == 1
+
+
+def test_every_missing_figure_has_a_reason_and_a_present_one_none() -> None:
+    reports = [report(removed_after=h * HOUR, notified_ago=50 * HOUR) for h in (1, 2, 30, 40)]
+    reports += [report(notified_ago=50 * HOUR) for _ in range(6)]
+    reports += [report(country="FR", removed_after=HOUR)]
+    figures = compute(reports, NOW, min_group=3)
+    keys = [
+        "median_time_to_removal_s",
+        "p90_time_to_removal_s",
+        "removed_within.24h",
+        "removed_within.72h",
+    ]
+    assert [why(figures, k, overall=True) and why(figures, k, overall=True).text for k in keys] == [
+        "fewer than half removed yet",
+        "fewer than 90% removed yet",
+        None,
+        "no report followed for 72 hours yet",
+    ]
+    [france] = [g for g in figures["by_country"] if g["country"] == "FR"]
+    assert (
+        why(france, "median_time_to_removal_s").text
+        == "fewer than 3 notified reports: too few to estimate"
+    )
+    assert [r.mark for r in footnotes(figures["by_country"], keys)] == ["†", "‡", "§", "#"]
+    empty = compute([], NOW, min_group=3)
+    assert why(empty, "median_time_to_removal_s", overall=True).text == "no notified reports yet"
+    assert why(empty, "never_seen_online", overall=True).text == "no reports yet"

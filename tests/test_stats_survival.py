@@ -180,3 +180,31 @@ def test_matches_the_exact_definition(pairs) -> None:
     presorted = sorted(zip(durations, observed, strict=True))
     again = kaplan_meier(*zip(*presorted, strict=True), presorted=True)
     assert again.survival.tolist() == ours.survival.tolist()
+
+
+@pytest.mark.parametrize(("seed", "kind", "n", "share"), [c for c in CASES if c[2] >= 7])
+def test_the_greenwood_band_agrees_with_lifelines(
+    seed: int, kind: str, n: int, share: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    durations, observed = sample(rng, n, kind, share)
+    ours = kaplan_meier(durations, observed)
+    fitter, *_ = fit_lifelines(durations, observed)
+    theirs = fitter.confidence_interval_  # exponential Greenwood, 95%, lifelines' default
+    band = ours.band()
+    assert band[0] == (0.0, 1.0, 1.0) and len(band) == len(ours.points())
+    for t, low, high in band[1:]:
+        want_low, want_high = theirs.loc[t].iloc[0], theirs.loc[t].iloc[1]
+        if math.isnan(want_low):  # S = 0: lifelines has no interval; ours closes at 0
+            assert low == high == 0.0
+            continue
+        assert low == pytest.approx(want_low, abs=1e-9) and high == pytest.approx(
+            want_high, abs=1e-9
+        )
+        assert 0.0 <= low <= ours.at(t) <= high <= 1.0
+
+
+def test_the_removal_percentile_ignores_the_censored() -> None:
+    ours = kaplan_meier([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 500, 600], [True] * 10 + [False] * 2)
+    assert ours.removal_percentile(0.95) == 10 and ours.removal_percentile(0.5) == 5
+    assert kaplan_meier([5, 6], [False, False]).removal_percentile(0.95) is None

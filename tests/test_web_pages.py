@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import struct
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
@@ -179,13 +181,13 @@ def test_the_actions_change_the_report_and_say_who_did_it(web):
     ]
 
 
-def test_statistics_draw_the_curve_the_providers_and_the_months(web):
+def test_statistics_draw_the_curve_the_providers_the_countries_and_the_months(web):
     seed_history(web.store, count=24)
     page = web.browser("manager").get("/stats")
     assert page.status_code == 200
-    for chart in ("survival", "providers", "months"):
+    for chart in ("survival", "providers", "countries", "trend"):
         assert f'<svg id="{chart}" class="chart"' in page.text
-    assert page.text.count('<path class="curve') == 2
+    assert page.text.count('class="curve series') == 2
     assert "AS64500 Example Hosting" in page.text
     export = web.browser("manager").get("/stats.csv")
     assert export.headers["content-type"] == "text/csv; charset=utf-8"
@@ -266,3 +268,41 @@ def test_the_audit_log_says_who_did_what(web):
     assert ("setup", "user added") in {(e[1], e[2]) for e in entries}
     mine = rows_of(admin.get("/admin/audit?actor=ann").text, "audit")
     assert [e[2] for e in mine] == ["closed", "queued", "logged in"]
+
+
+def test_each_chart_is_a_file_with_the_pages_choices(web):
+    seed_history(web.store, count=24)
+    manager = web.browser("manager")
+    svg = manager.get("/stats/survival.svg?scale=log&refs=off")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.headers["content-disposition"].startswith('attachment; filename="ntd-survival-')
+    root = ElementTree.fromstring(svg.content)  # a well-formed document on its own
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox").startswith(
+        "0 0 720 "
+    )
+    assert "log scale" in svg.text and "INHOPE" not in svg.text
+    assert "INHOPE: 74% removed within 3 d" in manager.get("/stats/survival.svg").text
+    png = manager.get("/stats/trend.png")
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png.content[16:24])
+    assert width == 1440 and height > 300  # drawn at twice the view box, for a slide
+    assert manager.get("/stats/pie.svg").status_code == 404
+
+
+def test_a_wrong_chart_choice_is_refused_naming_the_choices(web):
+    page = web.browser("manager").get("/stats?scale=cubic")
+    assert (
+        page.status_code == 400
+        and "scale must be one of linear, log, not &#39;cubic&#39;" in page.text
+    )
+    assert web.browser("analyst").get("/stats/survival.svg").status_code == 403
+
+
+def test_a_dash_on_the_statistics_page_says_why(web):
+    seed_history(web.store, count=2)  # one notified report at each of two providers
+    page = web.browser("manager").get("/stats").text
+    assert "fewer than 3 notified reports: too few to estimate" in page
+    assert (
+        '<abbr title="fewer than 3 notified reports: too few to estimate">—</abbr><sup>†</sup>'
+        in page
+    )

@@ -6,6 +6,8 @@ It sits with the web tests (and is named like them) but holds no tests of its ow
 
 from __future__ import annotations
 
+import math
+import random
 import re
 import warnings
 from datetime import timedelta
@@ -166,3 +168,60 @@ def seed_history(store, count: int = 24) -> list[int]:
             session.add(NoticeReport(notice_id=notice.id, report_id=report.id))
             ids.append(report.id)
     return ids
+
+
+def seed_board(store, count: int = 600, *, seed: int = 23) -> None:
+    """A year of a hotline's work, as a manager's board would see it: ``count`` reports
+    over 22 providers (a few big, a long tail of small ones) in 9 countries, removal times
+    spread from minutes to months (one provider that hardly ever removes), about a sixth
+    still online (censored), and some from
+    the last days, too recent for a 7-day figure."""
+    rng = random.Random(seed)
+    now = utcnow()
+    providers = [
+        (64500 + n, f"Provider {chr(65 + n)} Hosting", rng.uniform(0.3, 6.0)) for n in range(22)
+    ]
+    providers[3] = (64503, "A Very Long Provider Name Incorporated Worldwide Ltd", 9.0)
+    providers[5] = (64505, "Bulletproof Example", 2000.0)  # under half removed, ever
+    weights = [40, 30, 25, 18, 14, 12, 10, 9, 8, 7, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 1]
+    countries = ["NL", "DE", "US", "FR", "RU", "GB", "SE", "CA", None]
+    entries = [validate(Submission(f"http://board{n}.example/item/{n}.jpg")) for n in range(count)]
+    with store.session() as session:
+        queued = reports.queue(session, entries, actor="seed", now=now, default_category="A1")
+        for number, result in enumerate(queued):
+            report = session.get(Report, result.id)
+            asn, org, speed = rng.choices(providers, weights)[0]
+            # Notified over the last year, more of them lately; the newest a few hours ago.
+            notified = now - timedelta(days=365 * rng.random() ** 1.4 + 0.1)
+            took = timedelta(hours=rng.lognormvariate(math.log(speed * 12), 1.3))
+            removed = notified + took < now and rng.random() > 0.12
+            report.created_at = notified - timedelta(hours=rng.uniform(0.2, 6))
+            report.state = "removed" if removed else "online"
+            report.seen_online = True
+            report.first_online_at = notified - timedelta(minutes=20)
+            report.first_notice_at = notified
+            report.removed_at = notified + took if removed else None
+            report.check_count = 2
+            session.add(
+                Hosting(
+                    report_id=report.id,
+                    ip="192.0.2.7",
+                    asn=asn,
+                    org=org,
+                    network="192.0.2.0/24",
+                    country=countries[number % len(countries)] if number % 7 else "NL",
+                    abuse_email="abuse@example.net",
+                    sources={"asn": "cymru"},
+                    resolved_at=notified,
+                )
+            )
+            notice = Notice(
+                kind="notice",
+                to="abuse@example.net",
+                created_at=notified,
+                sent_at=notified,
+                message_id=f"<b{report.id}@hotline.example>",
+            )
+            session.add(notice)
+            session.flush()
+            session.add(NoticeReport(notice_id=notice.id, report_id=report.id))

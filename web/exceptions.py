@@ -41,6 +41,12 @@ class Gone(WebError):
     status = 410
 
 
+class Unavailable(WebError):
+    """This server cannot do it as installed (a missing system library, say)."""
+
+    status = 503
+
+
 class TooMany(WebError):
     """Too many requests in a while; ``Retry-After`` says when to come back."""
 

@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from stats.reasons import footnotes, why
+from web.charts import FONT
 from web.formatting import FILTERS
 
 HERE = Path(__file__).parent
@@ -26,6 +28,7 @@ templates = Jinja2Templates(directory=HERE / "templates", context_processors=[_p
 # Autoescape every template, whatever its name: the charts are .svg templates too.
 templates.env.autoescape = True
 templates.env.filters.update(FILTERS)
+templates.env.globals.update(why=why, footnotes=footnotes, chart_font=FONT)
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
 
 
