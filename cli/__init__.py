@@ -86,6 +86,7 @@ def entry() -> None:
 
 # Each module registers its commands on ``main``.
 from cli import (  # noqa: E402
+    assessing,
     audit,
     checking,
     contacts,
@@ -102,6 +103,7 @@ from cli import (  # noqa: E402
 __all__ = [
     "entry",
     "main",
+    "assessing",
     "audit",
     "checking",
     "contacts",

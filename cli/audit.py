@@ -17,7 +17,8 @@ from store.types import utcnow
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Count what would go; change nothing.")
 def purge(dry_run: bool):
-    """Erase what finished reports keep beyond RETENTION (statistics stay the same)."""
+    """Erase what finished reports keep beyond RETENTION, and reporters' details beyond
+    REPORTER_RETENTION (statistics stay the same)."""
     ctx = Context()
     done = purge_store(
         ctx.store,
@@ -28,6 +29,7 @@ def purge(dry_run: bool):
         retries=ctx.settings.database_retries,
         backoff=ctx.settings.database_retry,
         dry_run=dry_run,
+        reporter_retention=ctx.settings.reporter_retention,
     )
     click.echo(("would purge: " if dry_run else "purged: ") + done.summary())
 

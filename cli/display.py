@@ -32,7 +32,9 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
 
 def print_report(view: dict[str, Any]) -> None:
     out = console()
+    hold = view.get("police_hold")
     flags = " (paused)" if view["paused"] else ""
+    flags += " (held for the police)" if hold and hold["active"] else ""
     out.print(f"[bold]Report {view['id']}[/bold]  {view['state']}{flags}")
     rows = [
         ("URL", view["url"]),
@@ -47,6 +49,10 @@ def print_report(view: dict[str, Any]) -> None:
         ("Next check", view["next_check_at"] or "never"),
         ("Hosting", "not resolved yet" if view["hosting"] is None else _hosting(view["hosting"])),
     ]
+    if hold:
+        rows.append(("Police hold", _hold(hold)))
+    for submission in view.get("submissions", []):
+        rows.append(("Public report", f"{submission['reference']} {submission['received_at']}"))
     for name, value in rows:
         out.print(f"  {name:<17} {escape(str(value))}")
     out.print(f"  Checks            {view['check_count']} in all, {len(view['checks'])} kept")
@@ -87,3 +93,12 @@ def _hosting(hosting: dict[str, Any]) -> str:
 
 def _text(value: Any) -> str:
     return "-" if value is None else str(value)
+
+
+def _hold(hold: dict[str, Any]) -> str:
+    if hold["cleared_at"]:
+        return f"since {hold['since']}, cleared {hold['cleared_at']} by {hold['cleared_by']}"
+    if not hold["active"]:
+        return f"since {hold['since']}, ended {hold['expires_at']} (POLICE_CLEARANCE_TIMEOUT)"
+    until = f", at most until {hold['expires_at']}" if hold["expires_at"] else ""
+    return f"since {hold['since']}: notices wait for the police{until}"

@@ -107,7 +107,11 @@ def show(report: str, as_json: bool):
     """Show one report, by id or URL, with its hosting, checks and notices."""
     ctx = Context()
     with ctx.store.session() as session:
-        view = report_view(session, reports.find(session, report))
+        view = report_view(
+            session,
+            reports.find(session, report),
+            police_timeout=ctx.settings.police_clearance_timeout,
+        )
     if as_json:
         click.echo(json.dumps(view, indent=2))
     else:

@@ -64,6 +64,15 @@ def _print(result: dict, by: str | None) -> None:
         f"notices: {result['notices_bounced']} bounced, {result['notices_answered']} answered; "
         f"median time to first response: {duration(result['median_time_to_first_response_s'])}"
     )
+    side = result["submissions"]
+    if side["received"]:
+        out.print(
+            f"public reports: {side['received']} URLs, {side['already_tracked']} already "
+            f"tracked, {side['pending']} pending; {share(side['actionable_share'])} of those "
+            f"assessed actionable; median to assessment "
+            f"{duration(side['median_time_to_assessment_s'])}, from assessment to first notice "
+            f"{duration(side['median_time_from_assessment_to_first_notice_s'])}"
+        )
     table = Table(
         "",
         "notified",

@@ -19,12 +19,13 @@ from crawler.passes import run_pass
 from demo.world import PROVIDERS, build
 from hosting.resolve import resolve_hosting
 from inbound.ingest import Delivery, ingest
+from intake import public
 from intake.submissions import Submission, validate
 from notifier.passes import notify
-from simnet import Internet
+from simnet import Internet, image_body
 from simnet.smtp import delivery_status_notification
 from stats.query import figures
-from store import provider, reports
+from store import police, provider, reports, submissions
 from store.db import open_store_for
 from store.models import Hosting, InboundMessage, Report
 from store.types import utcnow
@@ -80,6 +81,7 @@ async def run(out: Console) -> None:
                 default_category="A1",
             )
         out.print(f"An analyst queues {len(queued)} reported URLs under case DEMO-2026-001.")
+        public = _public_report(out, net, store, settings, urls[0])
 
         out.rule("2. Every URL is checked, and no content is kept")
         tally = await run_pass(settings)
@@ -112,14 +114,30 @@ async def run(out: Console) -> None:
         )
         for line in sent.planned:
             out.print(f"  {line}")
+        out.print(
+            f"  report {public}, from the public report, is held for the police: no notice. "
+            f"Its reporter was told it was assessed ({sent.feedback} message, no URL in it)."
+        )
 
-        out.rule("5. The providers answer")
+        out.rule("5. The police clear the held report")
+        with store.session() as session:
+            police.clear(session, session.get(Report, public), actor="ann", now=utcnow())
+        await run_pass(settings)  # the clearance made it due: is it still up?
+        sent = await asyncio.to_thread(notify, store, settings)
+        out.print(
+            f"Analyst ann records the clearance; a check finds report {public} still online, "
+            "and its notice goes at once:"
+        )
+        for line in sent.planned:
+            out.print(f"  {line}")
+
+        out.rule("6. The providers answer")
         await asyncio.to_thread(_answers, out, store, settings)
         sent = await asyncio.to_thread(notify, store, settings)
         for line in sent.planned:
             out.print(f"  {line}")
 
-        out.rule("6. Some content comes down")
+        out.rule("7. Some content comes down")
         first_site = net.web.site("files1.example.test")
         for photo in (1, 2, 3):
             first_site.take_down(f"/album/{photo}.jpg", status=410)
@@ -139,7 +157,7 @@ async def run(out: Console) -> None:
                 "check found it."
             )
 
-        out.rule("7. Reminders for what is still up")
+        out.rule("8. Reminders for what is still up")
         await asyncio.sleep(3)
         await run_pass(settings)
         sent = await asyncio.to_thread(notify, store, settings)
@@ -147,7 +165,7 @@ async def run(out: Console) -> None:
             out.print(f"  {line}")
         out.print("Providers whose content came down get no reminder.")
 
-        out.rule("8. Time to removal")
+        out.rule("9. Time to removal")
         result = figures(store, settings.min_group)
         median = result["median_time_to_removal_s"]
         out.print(
@@ -168,12 +186,48 @@ async def run(out: Console) -> None:
             f"Notices bounced: {result['notices_bounced']}; answered: "
             f"{result['notices_answered']} (a reply, or an answer on the provider page)."
         )
+        side = result["submissions"]
+        to_notice = side["median_time_from_assessment_to_first_notice_s"]
+        out.print(
+            f"Public reports: {side['received']} URLs, {side['already_tracked']} already "
+            f"tracked, {side['actionable']} assessed illegal; median from assessment to first "
+            f"notice {to_notice:.0f} s (the police hold included)."
+        )
         store.close()
     out.rule("Explore")
     out.print(f"The demo took {time.monotonic() - started:.0f} s. Its data stays in {DATABASE}:")
     out.print(f"  export NTD_DATABASE_URL=sqlite:///{DATABASE}")
     out.print("  ntd show 1        ntd show 4 --json        ntd stats --by provider")
     out.print(f"  ls {OUTBOX}/      (the notices, as .eml files)")
+
+
+def _public_report(out: Console, net, store, settings, known_url: str) -> int:
+    """A member of the public reports two URLs, one of them already tracked; an analyst
+    assesses the other and asks for police first. Returns the report it became."""
+    site = net.web.site("files3.example.test")
+    site.page("/forum/7.jpg", body=image_body(9001), content_type="image/jpeg")
+    form = public.check(
+        [site.url("/forum/7.jpg"), known_url],
+        "not-sure",
+        "Found it on a forum.",
+        "reporter@public.test",
+    )
+    with store.session() as session:
+        received = submissions.receive(session, form, client="demo", per_hour=10, now=utcnow())
+    out.print(
+        f"A member of the public reports 2 URLs on the /report page, with an email for feedback; "
+        f"they are told the reference {received.reference}, nothing else. One URL is already "
+        "tracked: it counts as another sighting and is not assessed again."
+    )
+    with store.session() as session:
+        done = submissions.assess(
+            session, received.ids[0], "baseline", analyst="ann", police_first=True, now=utcnow()
+        )
+    out.print(
+        f"Analyst ann assesses the other as baseline, police first: it becomes report "
+        f"{done.report_id}, queued for checks, its notices held until the police clear it."
+    )
+    return done.report_id
 
 
 def _answers(out: Console, store, settings) -> None:

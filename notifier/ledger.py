@@ -33,6 +33,7 @@ from store.models import (
 from store.models import (
     NoticeReport as NoticeReportRow,
 )
+from store.police import not_held
 
 BATCH = 1000
 
@@ -71,12 +72,20 @@ def bouncing(session: Session) -> frozenset[str]:
     return frozenset(session.scalars(select(Mailbox.address)))
 
 
-def candidates(session: Session) -> Iterator[Candidate]:
-    """Online, unpaused reports with an abuse contact, and what each was already sent."""
+def candidates(
+    session: Session, now: datetime, police_timeout: timedelta | None = None
+) -> Iterator[Candidate]:
+    """Online reports with an abuse contact, neither paused nor held for the police, and
+    what each was already sent."""
     rows = session.execute(
         select(Report.id, Hosting.abuse_email, Hosting.country, Hosting.details)
         .join(Hosting, Hosting.report_id == Report.id)
-        .where(Report.state == ONLINE, Report.paused.is_(False), Hosting.abuse_email.isnot(None))
+        .where(
+            Report.state == ONLINE,
+            Report.paused.is_(False),
+            not_held(now, police_timeout),
+            Hosting.abuse_email.isnot(None),
+        )
         .order_by(Report.id)
     )
     for batch in _batches(rows, BATCH):
@@ -131,7 +140,7 @@ def plan(
     Each gets its Message-ID and, with PUBLIC_URL, its provider link (kept as a hash).
     """
     groups: dict[tuple[str, str], list[Due]] = {}
-    for candidate in candidates(session):
+    for candidate in candidates(session, now, rules.police_timeout):
         for item in due(candidate, now, rules):
             groups.setdefault((item.kind, item.to), []).append(item)
     notices = []

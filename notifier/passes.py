@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from notifier import feedback
 from notifier.exceptions import MissingIdentity
 from notifier.ledger import bouncing, draft_for, hotline_identity, naming, plan
 from notifier.message import describe
@@ -29,6 +30,7 @@ class _DryRun(Exception):
 class NotifyTally:
     planned: list[str] = field(default_factory=list)  # one line per notice planned
     sent: SendTally = field(default_factory=SendTally)
+    feedback: int = 0  # messages to public reporters (notifier.feedback)
 
 
 def check_identity(settings: Settings) -> None:
@@ -48,6 +50,7 @@ def rules(settings: Settings, session) -> Rules:
         partners=load_partners(settings.partners_file),
         partner_and_host=settings.partner_and_host,
         bouncing=bouncing(session),
+        police_timeout=settings.police_clearance_timeout,
     )
 
 
@@ -83,6 +86,8 @@ def notify(store: Store, settings: Settings, *, dry_run: bool = False) -> Notify
             tally.sent.transport_down = sent.transport_down
             if not sent.bounced or sent.transport_down:
                 break
+        if not tally.sent.transport_down:
+            tally.feedback = feedback.send(store, transport, hotline, now=utcnow())
     finally:
         if transport is not None:
             transport.close()

@@ -52,6 +52,7 @@ class Rules:
     partners: dict[str, Partner] = field(default_factory=dict)
     partner_and_host: bool = False
     bouncing: frozenset[str] = frozenset()
+    police_timeout: timedelta | None = None  # POLICE_CLEARANCE_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,14 @@ class Outbox:
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
-    def send(self, notice_id: int, message: EmailMessage, envelope_from: str | None) -> None:
+    def send(
+        self, notice_id: int, message: EmailMessage, envelope_from: str | None, *, name=None
+    ) -> None:
+        """``name``: the file's stem, for mail that is not a notice (``notice-ID`` else)."""
         # What a mail server records on delivery, first: where bounces are to go.
         head = f"Return-Path: <{envelope_from}>\n".encode() if envelope_from else b""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = self.folder / f"notice-{notice_id}.eml"
+        target = self.folder / f"{name or f'notice-{notice_id}'}.eml"
         descriptor, temporary = tempfile.mkstemp(dir=self.folder, prefix=".notice-", suffix=".tmp")
         try:
             os.fchmod(descriptor, 0o600)
@@ -100,7 +103,9 @@ class Smtp:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 client.quit()
 
-    def send(self, notice_id: int, message: EmailMessage, envelope_from: str | None) -> None:
+    def send(
+        self, notice_id: int, message: EmailMessage, envelope_from: str | None, *, name=None
+    ) -> None:
         """Send with ``envelope_from`` as MAIL FROM (the notice's bounce address)."""
         if self._client is None:
             self._client = self._connect()

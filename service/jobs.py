@@ -115,8 +115,9 @@ async def purge(service: Service) -> None:
             actor="scheduler",
             retries=settings.database_retries,
             backoff=settings.database_retry,
+            reporter_retention=settings.reporter_retention,
         )
-        if done.reports:
+        if done.reports or done.reporters or done.submissions:
             logger.info("purge: %s", done.summary())
 
 

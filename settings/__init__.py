@@ -332,6 +332,29 @@ class Settings:
         "Let URLs of reported content into log lines at info level and below; by default "
         "each is written as <url>. Warnings and errors keep theirs.",
     )
+    reporter_retention: timedelta = setting(
+        "90d",
+        parse.duration,
+        "How long a public report keeps the reporter's email, free text and client digest "
+        "(personal data) before `ntd purge` erases them.",
+    )
+    public_reports_per_hour: int = setting(
+        "10",
+        parse.positive_integer,
+        "Public reports one client address may send in an hour (/report and "
+        "POST /api/public-reports); then 429 with Retry-After.",
+    )
+    assessment_reviews: int = setting(
+        "1",
+        parse.positive_integer,
+        "How many analysts must give a submission the same verdict before it takes effect.",
+    )
+    police_clearance_timeout: timedelta | None = setting(
+        "",
+        parse.optional_duration,
+        "How long notices for a report held for the police wait before they go out without "
+        "a clearance. Empty: they wait until staff record it (`ntd police clear`).",
+    )
     retention: timedelta = setting(
         "365d",
         parse.duration,

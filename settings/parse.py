@@ -96,6 +96,13 @@ def duration(value: object) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def optional_duration(value: object) -> timedelta | None:
+    """A duration, or empty for none."""
+    if not isinstance(value, int | float) and not text(value):
+        return None
+    return duration(value)
+
+
 def size(value: object) -> int:
     """Bytes, or a number with KB, KiB, MB, MiB, GB or GiB."""
     match = _SIZE.match(text(value))

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy.engine import make_url
@@ -198,6 +199,10 @@ def _labels(column) -> Factor:
 
 def figures(store: Store, min_group: int, now: float | None = None) -> dict:
     """The `ntd stats --json` figures of everything in the store, as of ``now``."""
-    return compute(
-        load_columns(store), now=time.time() if now is None else now, min_group=min_group
-    )
+    from stats import submissions
+
+    now = time.time() if now is None else now
+    result = compute(load_columns(store), now=now, min_group=min_group)
+    with store.session() as session:
+        result["submissions"] = submissions.figures(session, datetime.fromtimestamp(now, UTC))
+    return result

@@ -78,6 +78,11 @@ class Report(Base):
     # "replaced" rules compare against them.
     first_sha256: Mapped[str | None] = mapped_column(String(64))
     first_content_type: Mapped[str | None] = mapped_column(Text)
+    # Police first (store.police): notices wait from police_hold_at until law enforcement
+    # clears it (police_cleared_at) or POLICE_CLEARANCE_TIMEOUT passes. Checks go on.
+    police_hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    police_cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    police_cleared_by: Mapped[str | None] = mapped_column(String(64))
 
     # The latest check, kept here rather than as a row per fetch.
     check_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -444,3 +449,64 @@ class Heartbeat(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# What a member of the public saw, and an analyst's verdicts (store.submissions).
+NOT_SURE = "not-sure"
+PENDING, ASSESSED, DUPLICATE = "pending", "assessed", "duplicate"
+ACTIONABLE = ("baseline", "national")  # illegal: becomes a report
+NOT_ACTIONABLE = ("not-illegal", "not-found", "out-of-remit")
+VERDICTS = ACTIONABLE + NOT_ACTIONABLE
+
+
+class Submission(Base):
+    """One URL from a public report. The URLs of one form share its ``reference``, the only
+    name the reporter is told. The email, description and client digest are personal data,
+    erased after REPORTER_RETENTION (``erased_at``)."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    url: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    url_key: Mapped[str | None] = mapped_column(String(64))
+    seen: Mapped[str] = mapped_column(String(16))  # a category, or not-sure
+    description: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(Text)
+    # HMAC of the client's address under the store's key: counts a sender's reports an
+    # hour without keeping the address.
+    client_digest: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assessed_by: Mapped[str | None] = mapped_column(Text)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    feedback_assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_submissions_reference", "reference"),
+        Index("ix_submissions_url_key", "url_key"),
+        Index("ix_submissions_state", "state"),
+        Index("ix_submissions_client", "client_digest", "received_at"),
+        Index("ix_submissions_report", "report_id"),
+    )
+
+
+class Assessment(Base):
+    """One analyst's verdict on a submission; ASSESSMENT_REVIEWS of them must agree."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    analyst: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(16))
+    police: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_assessments_submission", "submission_id"),)

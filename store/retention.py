@@ -45,10 +45,12 @@ from store.models import (
     ProviderLink,
     Report,
     ReportRef,
+    Submission,
 )
 
 PURGED = "purged"
 _CHUNK = 500
+_NO_URL = {"url": None, "canonical_url": None, "url_key": None}
 _NO_TEXT = {
     "from_address": None,
     "subject": None,
@@ -71,6 +73,8 @@ class Purge:
     messages: int = 0  # inbound message texts erased
     answers: int = 0  # provider-page texts erased
     links: int = 0  # provider links deleted
+    submissions: int = 0  # public submissions whose URL was erased
+    reporters: int = 0  # public submissions whose reporter's email and text were erased
 
     def add(self, other: Purge) -> None:
         for f in fields(self):
@@ -81,7 +85,8 @@ class Purge:
             f"{self.reports} reports, {self.checks} check rows, {self.refs} refs, "
             f"{self.fingerprints} fingerprints, {self.event_details} event details, "
             f"{self.messages} message texts, {self.answers} provider answers, "
-            f"{self.links} provider links"
+            f"{self.links} provider links, {self.submissions} submission URLs, "
+            f"{self.reporters} reporters' details"
         )
 
 
@@ -116,6 +121,7 @@ def purge(
     *,
     actor: str,
     dry_run: bool = False,
+    reporter_retention: timedelta | None = None,
 ) -> Purge:
     """Purge (or count, ``dry_run``) every report due; one audit event says how much."""
     ids = due(session, now, retention, window)
@@ -123,7 +129,9 @@ def purge(
     for start in range(0, len(ids), _CHUNK):
         total.add(_chunk(session, ids[start : start + _CHUNK], now, dry_run))
     total.add(_loose_ends(session, now - retention, dry_run))
-    if total.reports and not dry_run:
+    if reporter_retention is not None:
+        total.add(_reporters(session, now, now - reporter_retention, dry_run))
+    if (total.reports or total.reporters or total.submissions) and not dry_run:
         _record(session, now, retention, total, actor)
     return total
 
@@ -138,13 +146,22 @@ def purge_store(
     retries: int,
     backoff: timedelta,
     dry_run: bool = False,
+    reporter_retention: timedelta | None = None,
 ) -> Purge:
     """``purge`` for a whole store, 500 reports a transaction: a first purge of a large
     store must not hold SQLite's one write lock for long. Each chunk is whole, so a purge
     cut short is simply finished by the next."""
     if dry_run:
         with store.session() as session:
-            return purge(session, now, retention, window, actor=actor, dry_run=True)
+            return purge(
+                session,
+                now,
+                retention,
+                window,
+                actor=actor,
+                dry_run=True,
+                reporter_retention=reporter_retention,
+            )
     total = Purge()
 
     def one_chunk(session: Session) -> Purge | None:
@@ -156,7 +173,9 @@ def purge_store(
 
     def finish(session: Session) -> None:
         total.add(_loose_ends(session, now - retention, False))
-        if total.reports:
+        if reporter_retention is not None:
+            total.add(_reporters(session, now, now - reporter_retention, False))
+        if total.reports or total.reporters or total.submissions:
             _record(session, now, retention, total, actor)
 
     store.transaction(finish, retries=retries, backoff=backoff)
@@ -174,10 +193,40 @@ def _loose_ends(session: Session, cutoff: datetime, dry_run: bool) -> Purge:
     unmatched = and_(
         InboundMessage.notice_id.is_(None), InboundMessage.received_at < cutoff, _any_text()
     )
-    counted = Purge(messages=_count(session, InboundMessage, unmatched))
+    # Public submissions closed without a report (not illegal, not found, out of remit).
+    closed = and_(
+        Submission.report_id.is_(None),
+        Submission.assessed_at < cutoff,
+        Submission.url.isnot(None),
+    )
+    counted = Purge(
+        messages=_count(session, InboundMessage, unmatched),
+        submissions=_count(session, Submission, closed),
+    )
     if not dry_run:
         session.execute(update(InboundMessage).where(unmatched).values(**_NO_TEXT))
         session.execute(delete(NetworkCache).where(NetworkCache.fetched_at < cutoff))
+        session.execute(update(Submission).where(closed).values(**_NO_URL))
+    return counted
+
+
+def _reporters(session: Session, now: datetime, cutoff: datetime, dry_run: bool) -> Purge:
+    """The reporter's personal data in public reports received before ``cutoff``."""
+    personal = and_(
+        Submission.received_at < cutoff,
+        or_(
+            Submission.email.isnot(None),
+            Submission.description.isnot(None),
+            Submission.client_digest.isnot(None),
+        ),
+    )
+    counted = Purge(reporters=_count(session, Submission, personal))
+    if not dry_run:
+        session.execute(
+            update(Submission)
+            .where(personal)
+            .values(email=None, description=None, client_digest=None, erased_at=now)
+        )
     return counted
 
 
@@ -197,9 +246,13 @@ def _chunk(session: Session, ids: list[int], now: datetime, dry_run: bool) -> Pu
     counted.links = (
         _count(session, ProviderLink, ProviderLink.notice_id.in_(notices)) if notices else 0
     )
+    linked = and_(Submission.report_id.in_(ids), Submission.url.isnot(None))
+    counted.submissions = _count(session, Submission, linked)
     if dry_run:
         return counted
 
+    # The public's copies of the URL go with the report's.
+    session.execute(update(Submission).where(linked).values(**_NO_URL, description=None))
     for start in range(0, len(middle), _CHUNK):
         session.execute(delete(Check).where(Check.id.in_(middle[start : start + _CHUNK])))
     session.execute(

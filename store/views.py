@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -42,8 +42,16 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def report_view(session: Session, report: Report) -> dict[str, Any]:
-    """One report with its refs, fingerprints, checks, hosting and notices."""
+def report_view(
+    session: Session, report: Report, *, police_timeout: timedelta | None = None
+) -> dict[str, Any]:
+    """One report with its refs, fingerprints, checks, hosting and notices.
+
+    ``police_timeout`` is POLICE_CLEARANCE_TIMEOUT, for when a police hold ends by itself.
+    """
+    from store.submissions import of_report
+    from store.types import utcnow
+
     refs = session.scalars(
         select(ReportRef.ref).where(ReportRef.report_id == report.id).order_by(ReportRef.added_at)
     ).all()
@@ -76,6 +84,23 @@ def report_view(session: Session, report: Report) -> dict[str, Any]:
         "notices": notices_view(session, report),
         "messages": messages_view(session, report),
         "provider_actions": provider_actions_view(session, report),
+        "police_hold": hold_view(report, police_timeout, utcnow()),
+        "submissions": of_report(session, report.id),
+    }
+
+
+def hold_view(report: Report, timeout: timedelta | None, now: datetime) -> dict[str, Any] | None:
+    """The hold as `ntd show --json` gives it, or None when there never was one."""
+    if report.police_hold_at is None:
+        return None
+    expires = report.police_hold_at + timeout if timeout is not None else None
+    active = report.police_cleared_at is None and (expires is None or now < expires)
+    return {
+        "since": iso(report.police_hold_at),
+        "active": active,
+        "cleared_at": iso(report.police_cleared_at),
+        "cleared_by": report.police_cleared_by,
+        "expires_at": iso(expires),
     }
 
 

@@ -33,23 +33,27 @@ class Mailroom:
             self.site.page(f"/{self.count}.jpg")
             ids += self.world.add(self.site.url(f"/{self.count}.jpg"))
         self.world.check(ids)
-        with self.world.store.session() as session:
-            for report_id in ids:
-                session.merge(
-                    Hosting(
-                        report_id=report_id,
-                        ip=self.site.address,
-                        asn=64500,
-                        network="127.10.0.0/24",
-                        org="Example Hosting",
-                        country=hosting.get("country", "NL"),
-                        abuse_email=contact,
-                        sources={"abuse_email": "test"},
-                        details=hosting.get("details", {}),
-                        resolved_at=utcnow(),
-                    )
-                )
+        for report_id in ids:
+            self.host(report_id, contact, **hosting)
         return ids
+
+    def host(self, report_id: int, contact: str, **hosting) -> None:
+        """Hosting as the look-ups would leave it: at ``self.site``, ``contact`` its desk."""
+        with self.world.store.session() as session:
+            session.merge(
+                Hosting(
+                    report_id=report_id,
+                    ip=self.site.address,
+                    asn=64500,
+                    network="127.10.0.0/24",
+                    org="Example Hosting",
+                    country=hosting.get("country", "NL"),
+                    abuse_email=contact,
+                    sources={"abuse_email": "test"},
+                    details=hosting.get("details", {}),
+                    resolved_at=utcnow(),
+                )
+            )
 
     def settings(self, **overrides):
         return self.world.settings(smtp_url=self.smtp.url, smtp_retry="0s", **IDENTITY, **overrides)

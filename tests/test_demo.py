@@ -13,6 +13,14 @@ def test_the_demo_runs_the_whole_loop_on_its_own_database(guarded_env, tmp_path)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     for step in (
         "Reports come in",
+        "A member of the public reports 2 URLs",
+        "it counts as another sighting",
+        "police first: it becomes report 12",
+        "report 12, from the public report, is held for the police: no notice",
+        "told it was assessed (1 message, no URL in it)",
+        "a check finds report 12 still online",
+        "to abuse@quickserve.test: 1 report (12): first notice",
+        "Public reports: 2 URLs, 1 already tracked, 1 assessed illegal",
         "Every URL is checked",
         "Who hosts it",
         "Notices go out",

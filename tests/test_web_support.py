@@ -143,29 +143,7 @@ def seed_history(store, count: int = 24) -> list[int]:
                 )
             )
             asn, org = (64500, "Example Hosting") if n % 2 else (64501, "Other Net")
-            session.add(
-                Hosting(
-                    report_id=report.id,
-                    ip="192.0.2.7",
-                    asn=asn,
-                    org=org,
-                    network="192.0.2.0/24",
-                    country="NL" if n % 2 else "DE",
-                    abuse_email="abuse@example.net",
-                    sources={"asn": "cymru"},
-                    resolved_at=notified,
-                )
-            )
-            notice = Notice(
-                kind="notice",
-                to="abuse@example.net",
-                created_at=notified,
-                sent_at=notified,
-                message_id=f"<n{report.id}@hotline.example>",
-            )
-            session.add(notice)
-            session.flush()
-            session.add(NoticeReport(notice_id=notice.id, report_id=report.id))
+            _hosted_and_notified(session, report, asn, org, "NL" if n % 2 else "DE", notified)
             ids.append(report.id)
     return ids
 
@@ -174,8 +152,7 @@ def seed_board(store, count: int = 600, *, seed: int = 23) -> None:
     """A year of a hotline's work, as a manager's board would see it: ``count`` reports
     over 22 providers (a few big, a long tail of small ones) in 9 countries, removal times
     spread from minutes to months (one provider that hardly ever removes), about a sixth
-    still online (censored), and some from
-    the last days, too recent for a 7-day figure."""
+    still online (censored), and some from the last days, too recent for a 7-day figure."""
     rng = random.Random(seed)
     now = utcnow()
     providers = [
@@ -202,26 +179,32 @@ def seed_board(store, count: int = 600, *, seed: int = 23) -> None:
             report.first_notice_at = notified
             report.removed_at = notified + took if removed else None
             report.check_count = 2
-            session.add(
-                Hosting(
-                    report_id=report.id,
-                    ip="192.0.2.7",
-                    asn=asn,
-                    org=org,
-                    network="192.0.2.0/24",
-                    country=countries[number % len(countries)] if number % 7 else "NL",
-                    abuse_email="abuse@example.net",
-                    sources={"asn": "cymru"},
-                    resolved_at=notified,
-                )
-            )
-            notice = Notice(
-                kind="notice",
-                to="abuse@example.net",
-                created_at=notified,
-                sent_at=notified,
-                message_id=f"<b{report.id}@hotline.example>",
-            )
-            session.add(notice)
-            session.flush()
-            session.add(NoticeReport(notice_id=notice.id, report_id=report.id))
+            country = countries[number % len(countries)] if number % 7 else "NL"
+            _hosted_and_notified(session, report, asn, org, country, notified)
+
+
+def _hosted_and_notified(session, report, asn: int, org: str, country, notified) -> None:
+    """The hosting a look-up would have found, and the first notice sent ``notified``."""
+    session.add(
+        Hosting(
+            report_id=report.id,
+            ip="192.0.2.7",
+            asn=asn,
+            org=org,
+            network="192.0.2.0/24",
+            country=country,
+            abuse_email="abuse@example.net",
+            sources={"asn": "cymru"},
+            resolved_at=notified,
+        )
+    )
+    notice = Notice(
+        kind="notice",
+        to="abuse@example.net",
+        created_at=notified,
+        sent_at=notified,
+        message_id=f"<n{report.id}@hotline.example>",
+    )
+    session.add(notice)
+    session.flush()
+    session.add(NoticeReport(notice_id=notice.id, report_id=report.id))

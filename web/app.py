@@ -17,12 +17,14 @@ from web.errors import HANDLERS
 from web.headers import SecurityHeaders
 from web.pages import (
     admin,
+    assess,
     audit,
     health,
     inbox,
     intake,
     login,
     provider,
+    public,
     reports,
     statistics,
 )
@@ -47,6 +49,8 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         *audit.routes,
         *inbox.routes,
         *provider.routes,
+        *public.routes,
+        *assess.routes,
         *health.routes,
         *api.routes,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -429,32 +429,13 @@ def bars(name: str, title: str, entries: list[Bar], *, fastest_first: bool = Fal
             continue
         length = entry.value if entry.value is not None else entry.bound
         w = max(x(length) - left, 1)
-        if entry.value is None:
-            chart.add(
-                "rect",
-                None,
-                tip,
-                x=left,
-                y=y0 + 4,
-                width=w,
-                height=row - 8,
-                fill=PAPER,
-                stroke=ACCENT,
-                stroke_dasharray="3 2",
-                class_="bar open",
-            )
-        else:
-            chart.add(
-                "rect",
-                None,
-                tip,
-                x=left,
-                y=y0 + 4,
-                width=w,
-                height=row - 8,
-                fill=MUTED if entry.others else ACCENT,
-                class_="bar",
-            )
+        # An open bar (fewer than half removed: a lower bound) or a solid one (a median).
+        look = (
+            {"fill": PAPER, "stroke": ACCENT, "stroke_dasharray": "3 2", "class_": "bar open"}
+            if entry.value is None
+            else {"fill": MUTED if entry.others else ACCENT, "class_": "bar"}
+        )
+        chart.add("rect", None, tip, x=left, y=y0 + 4, width=w, height=row - 8, **look)
         chart.text(left + w + 6, y0 + row / 2 + 4, value, class_="value")
     chart.text(
         (left + right) / 2,

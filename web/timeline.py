@@ -24,6 +24,7 @@ def timeline(view: dict[str, Any], events: list[Event]) -> list[Moment]:
     moments += [_notice(notice) for notice in view["notices"]]
     moments += [_message(message) for message in view.get("messages", [])]
     moments += [_provider(action) for action in view.get("provider_actions", [])]
+    moments += [_submission(s) for s in view.get("submissions", [])]
     moments += [_event(event) for event in events]
     # Ties keep the order above (a check, then the notice it led to, then who acted).
     return sorted(moments, key=lambda moment: moment.at or "")
@@ -83,6 +84,18 @@ def _provider(action: dict[str, Any]) -> Moment:
     title = f"{PROVIDER_ACTIONS.get(action['action'], action['action'])} (provider page)"
     facts = [("notice", f"#{action['notice_id']}"), ("text", action.get("text"))]
     return Moment(action["at"], "provider", title, _known(facts))
+
+
+def _submission(submission: dict[str, Any]) -> Moment:
+    facts = [
+        ("reporter saw", submission["seen"]),
+        ("state", submission["state"]),
+        ("verdict", submission.get("verdict")),
+        ("assessed", submission.get("assessed_at")),
+        ("by", submission.get("assessed_by")),
+    ]
+    title = f"public report {submission['reference']} (submission {submission['id']})"
+    return Moment(submission["received_at"], "event", title, _known(facts))
 
 
 def _event(event: Event) -> Moment:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from intake.categories import CATEGORIES
-from store.models import STATES
+from store.models import STATES, VERDICTS
 from web.routing import route
 
 
@@ -195,7 +195,66 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/ProviderAction"},
             },
+            "police_hold": {
+                "oneOf": [
+                    {"type": "null"},
+                    _object(
+                        {
+                            "since": TIME,
+                            "active": {"type": "boolean"},
+                            "cleared_at": MAYBE_TIME,
+                            "cleared_by": _nullable("string"),
+                            "expires_at": MAYBE_TIME,
+                        }
+                    ),
+                ]
+            },
+            "submissions": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "id": {"type": "integer"},
+                        "reference": {"type": "string"},
+                        "received_at": TIME,
+                        "seen": {"enum": [*CATEGORIES, "not-sure"]},
+                        "state": {"enum": ["pending", "assessed", "duplicate"]},
+                        "verdict": {"enum": [*VERDICTS, None]},
+                        "assessed_at": MAYBE_TIME,
+                        "assessed_by": _nullable("string"),
+                    }
+                ),
+            },
         }
+    ),
+    "PublicReport": {
+        **_object(
+            {
+                "urls": {
+                    "oneOf": [
+                        {"type": "string", "description": "One URL per line."},
+                        {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+                    ]
+                },
+                "seen": {"enum": [*CATEGORIES, "not-sure"]},
+                "text": _nullable("string", maxLength=2000),
+                "email": _nullable("string"),
+            },
+            required=["urls", "seen"],
+        ),
+        "additionalProperties": False,
+    },
+    "PublicReportReceived": _object(
+        {
+            "reference": {"type": "string", "pattern": "^S-[A-Z2-9]{8}$"},
+            "urls": {"type": "integer", "minimum": 1},
+        }
+    ),
+    "FieldErrors": _object(
+        {
+            "error": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        required=["error"],
     ),
     "ReportSummary": _object(
         {
@@ -240,6 +299,18 @@ SCHEMAS: dict[str, Any] = {
             "by_country": _group(country=_nullable("string")),
             "by_month": _group(month={"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
             "by_category": _group(category={"enum": list(CATEGORIES)}),
+            "submissions": _object(
+                {
+                    "received": {"type": "integer"},
+                    "already_tracked": {"type": "integer"},
+                    "pending": {"type": "integer"},
+                    "assessed": {"type": "integer"},
+                    "actionable": {"type": "integer"},
+                    "actionable_share": FRACTION,
+                    "median_time_to_assessment_s": SECONDS,
+                    "median_time_from_assessment_to_first_notice_s": SECONDS,
+                }
+            ),
         }
     ),
 }
@@ -363,6 +434,26 @@ SPEC: dict[str, Any] = {
                     "200": _answer("The report.", "Report"),
                     "404": _answer("No such report."),
                     **DENIED,
+                },
+            },
+        },
+        "/api/public-reports": {
+            "post": {
+                "summary": "A public report, as the /report page sends it. No login.",
+                "description": "At most PUBLIC_REPORTS_PER_HOUR from one client address. The "
+                "answer names the report's reference only, never whether a URL was known.",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("PublicReport")}},
+                },
+                "responses": {
+                    "201": _answer("Stored, to be assessed.", "PublicReportReceived"),
+                    "400": _answer("Nothing stored: each bad field named.", "FieldErrors"),
+                    "429": {
+                        **_answer("Too many reports from this address: wait as Retry-After says."),
+                        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                    },
                 },
             },
         },

@@ -61,7 +61,12 @@ async def add(request: Request) -> Response:
 async def show(request: Request) -> Response:
     report_id = request.path_params["id"]
     view = await in_store(
-        request, lambda session: report_view(session, find_report(session, report_id))
+        request,
+        lambda session: report_view(
+            session,
+            find_report(session, report_id),
+            police_timeout=settings_of(request).police_clearance_timeout,
+        ),
     )
     return JSONResponse(view)
 

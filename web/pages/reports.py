@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from store import reports
+from store import police, reports
 from store.models import STATES
 from store.types import utcnow
 from store.views import report_view
 from web.actions import request_recheck
 from web.auth import requires
-from web.context import in_store
+from web.context import in_store, settings_of
 from web.exceptions import BadRequest, Missing
 from web.queries import Filters, find_report, list_reports, page_bounds, report_events
 from web.routing import route
@@ -31,8 +31,17 @@ DONE = {
     "closed": "The report is closed.",
     "recheck": "The report is due: the next pass checks it.",
     "unchanged": "Nothing to change: it already was so.",
+    "held": "Notices are held for the police until cleared.",
+    "cleared": "Cleared by the police: the report is checked, then notified.",
 }
-ACTIONS = {"pause": "paused", "resume": "resumed", "close": "closed", "recheck": "recheck"}
+ACTIONS = {
+    "pause": "paused",
+    "resume": "resumed",
+    "close": "closed",
+    "recheck": "recheck",
+    "police-hold": "held",
+    "police-clear": "cleared",
+}
 
 
 @requires("reports")
@@ -71,7 +80,9 @@ async def report_page(request: Request) -> Response:
 async def _show(request: Request, report_id: int, *, error: str | None = None) -> Response:
     def read(session):
         report = find_report(session, report_id)
-        view = report_view(session, report)
+        view = report_view(
+            session, report, police_timeout=settings_of(request).police_clearance_timeout
+        )
         return view, timeline(view, report_events(session, report.id))
 
     view, moments = await in_store(request, read)
@@ -104,6 +115,10 @@ async def act(request: Request) -> Response:
             return reports.set_paused(session, report, action == "pause", actor=actor, now=now)
         if action == "close":
             return reports.close(session, report, reason, actor=actor, now=now)
+        if action == "police-hold":
+            return police.hold(session, report, actor=actor, now=now)
+        if action == "police-clear":
+            return police.clear(session, report, actor=actor, now=now, note=reason or None)
         if not request_recheck(session, report, actor=actor, now=now):
             raise BadRequest(f"a {report.state} report is never checked again")
         return True

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from stats import compute, fit, ranking, to_csv
 from stats.query import figures, load_columns
 from stats.reasons import why
+from stats.submissions import figures as submission_figures
 from web import charts
 from web.auth import requires
 from web.context import in_thread, settings_of, store_of
@@ -71,6 +72,8 @@ async def _read(request: Request) -> tuple[dict, dict[str, charts.Chart | None],
     def read():
         columns, now = load_columns(store), time.time()
         result = compute(columns, now=now, min_group=min_group)
+        with store.session() as session:
+            result["submissions"] = submission_figures(session, datetime.fromtimestamp(now, UTC))
         fits = {name: fit(columns, now, origin=origin) for name, origin in FITS.items()}
         ranks = {
             by: ranking(columns, now, by, most=MOST, min_group=min_group)
