@@ -96,7 +96,8 @@ def police_hold(report: str):
     ctx = Context()
     with ctx.store.session() as session:
         found = reports.find(session, report)
-        changed = police.hold(session, found, actor=ctx.actor, now=utcnow())
+        timeout = ctx.settings.police_clearance_timeout
+        changed = police.hold(session, found, actor=ctx.actor, now=utcnow(), timeout=timeout)
     click.echo(
         f"report {found.id}: notices held for the police"
         if changed

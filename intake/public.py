@@ -106,6 +106,8 @@ def _text(text: object, errors: dict[str, str]) -> str | None:
         errors["text"] = f"at most {MAX_TEXT} characters ({len(text)} given)"
     elif _CONTROL.search(text):
         errors["text"] = "contains control characters"
+    elif not _encodable(text):
+        errors["text"] = "is not valid Unicode text"
     return text or None
 
 
@@ -118,7 +120,21 @@ def _email(email: object, errors: dict[str, str]) -> str | None:
     email = email.strip()
     if not email:
         return None
-    if len(email) > MAX_EMAIL or not EMAIL.match(email) or _CONTROL.search(email):
+    if (
+        len(email) > MAX_EMAIL
+        or not email.isascii()
+        or not EMAIL.match(email)
+        or _CONTROL.search(email)
+    ):
         errors["email"] = "is not an email address (leave it empty to stay anonymous)"
         return None
     return email
+
+
+def _encodable(text: str) -> bool:
+    """False for lone surrogates, which JSON can carry and no database column can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -19,9 +19,18 @@ from sqlalchemy import select, update
 
 from notifier.drafts import Hotline
 from notifier.exceptions import Bounced, Deferred, TransportDown
-from store.models import ACTIONABLE, DUPLICATE, PENDING, REMOVED, Report, Submission
+from store.models import (
+    ACTIONABLE,
+    CHECKABLE,
+    DUPLICATE,
+    PENDING,
+    REMOVED,
+    Report,
+    Submission,
+)
 
 ASSESSED, REMOVED_KIND = "assessed", "removed"
+HOLD_BACK = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -31,12 +40,12 @@ class Feedback:
     kind: str  # assessed or removed
     received_at: datetime
     illegal: int  # URLs found illegal
-    known: int  # URLs already tracked
+    known: int  # not told apart from ``illegal`` (kept 0): that would say what we knew
     other: int  # URLs not acted on (not illegal, not found, out of remit)
     last: bool  # nothing more will be written: the email can go
 
 
-def due(session) -> list[Feedback]:
+def due(session, now: datetime) -> list[Feedback]:
     """Every message owed now, oldest report first."""
     rows = session.scalars(
         select(Submission)
@@ -58,17 +67,18 @@ def due(session) -> list[Feedback]:
     for reference, group in by_reference.items():
         if any(row.state == PENDING for row in group):
             continue
+        first = group[0]
+        # A URL we already tracked is answered as if assessed, but never sooner than a
+        # real assessment could be: a prompt answer would tell what the hotline knows.
+        if all(row.state == DUPLICATE for row in group) and now - first.received_at < HOLD_BACK:
+            continue
         kinds = Counter(
-            "known"
-            if row.state == DUPLICATE
-            else "illegal"
-            if row.verdict in ACTIONABLE
-            else "other"
+            "illegal" if row.state == DUPLICATE or row.verdict in ACTIONABLE else "other"
             for row in group
         )
-        acted = [row.report_id for row in group if row.report_id]
+        # Reports that may still come down; a closed or rejected one never will.
+        acted = [row.report_id for row in group if states.get(row.report_id) in CHECKABLE]
         all_removed = bool(acted) and all(states.get(i) == REMOVED for i in acted)
-        first = group[0]
         if first.feedback_assessed_at is None:
             kind, last = ASSESSED, not acted
         elif all_removed:
@@ -82,7 +92,7 @@ def due(session) -> list[Feedback]:
                 kind,
                 first.received_at,
                 kinds["illegal"],
-                kinds["known"],
+                0,
                 kinds["other"],
                 last,
             )
@@ -104,7 +114,6 @@ def message(hotline: Hotline, feedback: Feedback, now: datetime) -> EmailMessage
         lines.append("An analyst has looked at every address you gave us:")
         for count, words in (
             (feedback.illegal, "showed illegal content; we are working to have it removed"),
-            (feedback.known, "we already knew of, and are working to have removed"),
             (
                 feedback.other,
                 "showed nothing we can act on (not illegal, gone, or not ours to act on)",
@@ -132,7 +141,7 @@ def send(store, transport, hotline: Hotline, *, now: datetime) -> int:
     """Send what is owed; each message marked sent (and the email erased after the last)
     in its own transaction. Returns how many went."""
     with store.session() as session:
-        owed = due(session)
+        owed = due(session, now)
     sent = 0
     for feedback in owed:
         try:

@@ -22,6 +22,7 @@ from notifier.ledger import draft_for, naming
 from notifier.message import build_message
 from store.db import Store
 from store.models import Notice, NoticeReport, Report
+from store.police import not_held
 from store.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -36,12 +37,23 @@ class SendTally:
     transport_down: str | None = None
 
 
-def pending_ids(session: Session, now: datetime) -> list[int]:
+def pending_ids(session: Session, now: datetime, police_timeout=None) -> list[int]:
+    """Notices due to be sent, leaving out any that covers a report held for the police:
+    a hold placed after a notice was planned (or while it waited to be retried) holds it
+    too; it goes once the hold ends."""
+    held = (
+        select(NoticeReport.notice_id)
+        .join(Report, Report.id == NoticeReport.report_id)
+        .where(~not_held(now, police_timeout))
+    )
     return list(
         session.scalars(
             select(Notice.id)
             .where(
-                Notice.sent_at.is_(None), Notice.failed_at.is_(None), Notice.next_attempt_at <= now
+                Notice.sent_at.is_(None),
+                Notice.failed_at.is_(None),
+                Notice.next_attempt_at <= now,
+                Notice.id.not_in(held),
             )
             .order_by(Notice.id)
         )
@@ -51,7 +63,7 @@ def pending_ids(session: Session, now: datetime) -> list[int]:
 def send_pending(store: Store, transport, hotline, settings, *, now: datetime) -> SendTally:
     tally = SendTally()
     with store.session() as session:
-        ids = pending_ids(session, now)
+        ids = pending_ids(session, now, settings.police_clearance_timeout)
     for notice_id in ids:
         with store.session() as session:
             notice = session.get(Notice, notice_id)

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
 from store.models import CHECKABLE, Event, Report
 from store.queue import wake
 
 
-def hold(session: Session, report: Report, *, actor: str, now: datetime, why: str | None = None):
-    """Hold ``report``'s notices for the police; False when a hold is already on."""
-    if report.police_hold_at is not None and report.police_cleared_at is None:
+def hold(
+    session: Session,
+    report: Report,
+    *,
+    actor: str,
+    now: datetime,
+    why: str | None = None,
+    timeout: timedelta | None = None,
+):
+    """Hold ``report``'s notices for the police; False when a hold is already on (one
+    past ``timeout``, POLICE_CLEARANCE_TIMEOUT, is over and can be placed again)."""
+    expired = (
+        timeout is not None
+        and report.police_hold_at is not None
+        and report.police_hold_at <= now - timeout
+    )
+    if report.police_hold_at is not None and report.police_cleared_at is None and not expired:
         return False
     report.police_hold_at, report.police_cleared_at, report.police_cleared_by = now, None, None
     session.add(Event(at=now, actor=actor, report_id=report.id, action="police_hold", detail=why))
@@ -44,8 +58,15 @@ def clear(session: Session, report: Report, *, actor: str, now: datetime, note: 
 
 
 def not_held(now: datetime, timeout: timedelta | None) -> ColumnElement[bool]:
-    """SQL: the report's notices may go (no hold, cleared, or the hold timed out)."""
-    free = [Report.police_hold_at.is_(None), Report.police_cleared_at.isnot(None)]
+    """SQL: the report's notices may go: no hold, or the hold timed out, or it was cleared
+    and a check since has found the content (still) online."""
+    free = [
+        Report.police_hold_at.is_(None),
+        and_(
+            Report.police_cleared_at.isnot(None),
+            Report.last_checked_at > Report.police_cleared_at,
+        ),
+    ]
     if timeout is not None:
         free.append(Report.police_hold_at <= now - timeout)
     return or_(*free)

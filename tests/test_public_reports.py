@@ -337,3 +337,68 @@ def _no_url(message, site, reference):
     assert reference in message["Subject"] and reference in text
     assert site.name not in text and "http" not in text.lower() and site.address not in text
     assert message["From"].endswith(f"<{IDENTITY['mail_from']}>")
+
+
+def test_a_hold_also_keeps_back_a_notice_already_waiting_and_clearance_waits_for_a_check(
+    mailroom,
+):
+    world, smtp = mailroom.world, mailroom.smtp
+    smtp.refuse("abuse@late.test", "451 4.3.0 try later")
+    [report_id] = mailroom.online("abuse@late.test")
+    mailroom.notify()  # planned, deferred: it waits to be tried again
+    with world.store.session() as session:
+        police.hold(session, session.get(Report, report_id), actor="ann", now=utcnow())
+    smtp.accept("abuse@late.test")
+    mailroom.notify()
+    assert not [r for r in smtp.received if "abuse@late.test" in r.recipients]
+    with world.store.session() as session:
+        police.clear(session, session.get(Report, report_id), actor="ann", now=utcnow())
+    mailroom.notify()  # cleared, but no check since: the content may be gone
+    assert not [r for r in smtp.received if "abuse@late.test" in r.recipients]
+    world.check([report_id])
+    mailroom.notify()
+    assert [r for r in smtp.received if "abuse@late.test" in r.recipients]
+
+
+def test_an_expired_hold_can_be_placed_again(web):
+    added = web.api("analyst").post("/api/reports", json={"urls": ["http://again.example/"]})
+    report_id = added.json()["accepted"][0]["id"]
+    hour = timedelta(hours=1)
+    with web.store.session() as session:
+        report = session.get(Report, report_id)
+        assert police.hold(session, report, actor="ann", now=utcnow() - 2 * hour, timeout=hour)
+        assert police.hold(session, report, actor="ann", now=utcnow(), timeout=hour)
+        assert not police.hold(session, report, actor="ann", now=utcnow(), timeout=hour)
+
+
+def test_odd_public_input_is_a_clear_400_never_a_500(web):
+    client = web.client()
+    surrogate = client.post(
+        "/api/public-reports",
+        content=b'{"urls": ["http://a.example/"], "seen": "A1", "text": "hi \\ud800"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert surrogate.status_code == 400 and "text" in surrogate.json()["fields"]
+    deep = client.post(
+        "/api/public-reports", content=b"[" * 100000, headers={"Content-Type": "application/json"}
+    )
+    assert deep.status_code == 400
+    for token in ("\u00b2.abc", "9" * 5000 + ".ab"):
+        assert client.post("/report", data={**GOOD, "token": token}).status_code == 403
+    wide = client.post("/api/public-reports", json={**GOOD, "email": "j\u00fcrgen@example.de"})
+    assert wide.status_code == 400 and "email" in wide.json()["fields"]
+    analyst = web.browser("analyst")
+    huge = analyst.post("/assess/99999999999999999999", data={"csrf": analyst.csrf})
+    assert huge.status_code == 404 and "There is no submission" in huge.text
+    assert count(web.store) == 0
+
+
+def test_feedback_never_tells_a_url_was_already_known(web):
+    web.api("analyst").post("/api/reports", json={"urls": ["http://known.example/k.jpg"]})
+    _receive(web, ["http://known.example/k.jpg"], email="someone@public.test")
+    from notifier import feedback
+
+    with web.store.session() as session:
+        assert feedback.due(session, utcnow()) == []  # not at once: that would tell
+        owed = feedback.due(session, utcnow() + timedelta(days=1, minutes=1))
+    assert [(f.kind, f.illegal, f.known) for f in owed] == [("assessed", 1, 0)]

@@ -74,6 +74,10 @@ def test_from_the_public_form_to_a_notice_past_a_police_hold(page, served, tmp_p
     assert "police cleared by ann" in page.locator("ol.timeline").inner_text()
     assert f"public report {reference}" in page.locator("ol.timeline").inner_text()
     notify(web.store, settings)
+    assert _notices(web.store, report_id) == 0  # not before a check confirms it is still up
+    with web.store.session() as session:  # as the check the clearance asked for leaves it
+        session.get(Report, report_id).last_checked_at = utcnow()
+    notify(web.store, settings)
     assert _notices(web.store, report_id) == 1
     screenshot(page, "report-police-cleared")
 

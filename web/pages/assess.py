@@ -54,6 +54,8 @@ async def verdict(request: Request) -> Response:
             now=utcnow(),
         )
 
+    if not 0 < submission_id <= 2**31 - 1:  # an integer column on PostgreSQL
+        return await _page(request, error=f"There is no submission {submission_id}.", status=404)
     try:
         done = await in_store(request, record)
     except (submissions.BadAssessment, submissions.UnknownSubmission) as error:

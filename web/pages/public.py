@@ -36,6 +36,7 @@ from web.templating import render
 FORM_TTL = 4 * 3600  # seconds a served form may be sent back
 MAX_FORM_BYTES = 64 * 1024
 _REFERENCE = re.compile(r"^S-[A-Z2-9]{8}$")
+_TOKEN = re.compile(r"[0-9]{1,12}\.[0-9a-f]{64}", re.ASCII)
 
 
 async def form(request: Request) -> Response:
@@ -69,8 +70,8 @@ async def api_submit(request: Request) -> Response:
         raise BadRequest("send the report as JSON (Content-Type: application/json)")
     try:
         body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadRequest("the body is not JSON (or nests too deep)") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     unknown = set(body) - {"urls", "seen", "text", "email"}
@@ -107,8 +108,10 @@ def _form_token(session, secret: str | None, issued: int) -> str:
 
 
 def _token_is_good(session, secret: str | None, token: str, now: float) -> bool:
-    issued, _, _mac = token.partition(".")
-    if not issued.isdigit() or not 0 <= now - int(issued) <= FORM_TTL:
+    if not _TOKEN.fullmatch(token):
+        return False
+    issued = token.partition(".")[0]
+    if not 0 <= now - int(issued) <= FORM_TTL:
         return False
     return hmac.compare_digest(_form_token(session, secret, int(issued)), token)
 

@@ -116,7 +116,8 @@ async def act(request: Request) -> Response:
         if action == "close":
             return reports.close(session, report, reason, actor=actor, now=now)
         if action == "police-hold":
-            return police.hold(session, report, actor=actor, now=now)
+            timeout = settings_of(request).police_clearance_timeout
+            return police.hold(session, report, actor=actor, now=now, timeout=timeout)
         if action == "police-clear":
             return police.clear(session, report, actor=actor, now=now, note=reason or None)
         if not request_recheck(session, report, actor=actor, now=now):
