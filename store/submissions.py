@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from intake.categories import CATEGORIES
@@ -87,6 +87,7 @@ def receive(
     session: Session, report: PublicReport, *, client: str, per_hour: int, now: datetime
 ) -> Received:
     """Store a public report, or refuse it whole (TooManyReports) before storing anything."""
+    _lock(session, f"public-report:{client}")  # reports sent at once are counted in turn
     since = now - _HOUR
     count, oldest = session.execute(
         select(
@@ -97,6 +98,8 @@ def receive(
         raise TooManyReports(max(1, math.ceil((oldest + _HOUR - now).total_seconds())))
     reference = _new_reference(session)
     keys = [entry.url_key for entry in report.entries]
+    for key in sorted(keys):  # wait for an assessment of the same URL to finish
+        _lock(session, f"assess:{key}")
     tracked = dict(
         session.execute(select(Report.url_key, Report.id).where(Report.url_key.in_(keys))).all()
     )
@@ -128,7 +131,7 @@ def receive(
             continue
         tracked_report = session.get(Report, row.report_id, with_for_update=True)
         detail = f"seen again in public report {reference} (submission {row.id})"
-        if tracked_report.state == REMOVED and tracked_report.next_due_at is not None:
+        if tracked_report.state == REMOVED and tracked_report.purged_at is None:
             tracked_report.next_due_at = now  # back up? only a check can tell
             wake(session)
             detail += ": due for a check now"
@@ -136,6 +139,12 @@ def receive(
             Event(at=now, actor=PUBLIC, report_id=row.report_id, action="sighting", detail=detail)
         )
     return Received(reference, [r.id for r in rows], [r.report_id for r in rows])
+
+
+def _lock(session: Session, name: str) -> None:
+    """A transaction-long lock on ``name`` (PostgreSQL; SQLite has one writer anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 def _new_reference(session: Session) -> str:
@@ -204,9 +213,15 @@ def assess(
     now: datetime,
 ) -> Assessed:
     """An analyst's verdict on a submission (and every pending one of the same URL)."""
-    submission = session.get(Submission, submission_id, with_for_update=True)
-    if submission is None:
+    found = session.get(Submission, submission_id)
+    if found is None:
         raise UnknownSubmission(f"there is no submission {submission_id}")
+    # One lock per URL, before any row lock: analysts assessing two sightings of one URL
+    # at once take turns instead of locking the same rows in different orders.
+    _lock(session, f"assess:{found.url_key or found.id}")
+    submission = session.get(
+        Submission, submission_id, with_for_update=True, populate_existing=True
+    )
     if submission.state != PENDING:
         linked = f" (report {submission.report_id})" if submission.report_id else ""
         was = submission.verdict or "already tracked"

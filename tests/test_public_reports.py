@@ -127,6 +127,15 @@ def test_a_form_from_elsewhere_or_too_old_is_refused(web):
     client = web.client()
     forged = client.post("/report", data={**GOOD, "token": "1.abc"})
     assert forged.status_code == 403 and count(web.store) == 0
+    # A real token, carried off to a page elsewhere that a visitor's browser then posts.
+    token = re.search(r'name="token" value="([^"]+)"', client.get("/report").text)[1]
+    for header in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        refused = client.post("/report", data={**GOOD, "token": token}, headers=header)
+        assert refused.status_code == 403 and count(web.store) == 0
+    same = client.post(
+        "/report", data={**GOOD, "token": token}, headers={"Origin": "http://testserver"}
+    )
+    assert same.status_code == 303
 
 
 def _receive(web, urls, **fields):

@@ -19,6 +19,7 @@ import hmac
 import json
 import re
 import time
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -45,6 +46,7 @@ async def form(request: Request) -> Response:
 
 
 async def submit(request: Request) -> Response:
+    _same_site(request)
     fields = await request.form(max_fields=8, max_part_size=MAX_FORM_BYTES)
     values = {name: _text(fields, name) for name in ("urls", "seen", "text", "email", "token")}
     secret = settings_of(request).secret_key
@@ -100,6 +102,18 @@ async def _receive(request: Request, report) -> submissions.Received:
         return await in_store(request, store)
     except submissions.TooManyReports as error:
         raise TooMany(str(error), error.retry_after) from None
+
+
+def _same_site(request: Request) -> None:
+    """Refuse a form a page elsewhere makes a visitor's browser send: browsers say so in
+    Sec-Fetch-Site, and in an Origin that is not this server's."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise Forbidden("this form was sent from another site; report on this site's own page")
+    origin = request.headers.get("origin")
+    public_url = settings_of(request).public_url
+    ours = {request.headers.get("host"), urlsplit(public_url).netloc if public_url else None}
+    if origin and origin != "null" and urlsplit(origin).netloc not in ours:
+        raise Forbidden("this form was sent from another site; report on this site's own page")
 
 
 def _form_token(session, secret: str | None, issued: int) -> str:
