@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from intake.categories import CATEGORIES
 from intake.exceptions import RejectedInput
-from intake.submissions import Entry, Submission, validate
+from intake.submissions import Entry, Submission, encodable, validate
 from settings.parse import EMAIL
 from store.models import NOT_SURE
 
@@ -106,7 +106,7 @@ def _text(text: object, errors: dict[str, str]) -> str | None:
         errors["text"] = f"at most {MAX_TEXT} characters ({len(text)} given)"
     elif _CONTROL.search(text):
         errors["text"] = "contains control characters"
-    elif not _encodable(text):
+    elif not encodable(text):
         errors["text"] = "is not valid Unicode text"
     return text or None
 
@@ -129,12 +129,3 @@ def _email(email: object, errors: dict[str, str]) -> str | None:
         errors["email"] = "is not an email address (leave it empty to stay anonymous)"
         return None
     return email
-
-
-def _encodable(text: str) -> bool:
-    """False for lone surrogates, which JSON can carry and no database column can hold."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

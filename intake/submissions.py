@@ -37,6 +37,16 @@ def check_ref(ref: str | None) -> str | None:
     return ref
 
 
+def encodable(text: str) -> bool:
+    """False for text with lone surrogates ("\\ud800"), which JSON can carry and no
+    database column can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_category(category: str | None) -> str | None:
     if category is None or not category.strip():
         return None

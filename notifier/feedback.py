@@ -39,8 +39,9 @@ class Feedback:
     email: str
     kind: str  # assessed or removed
     received_at: datetime
-    illegal: int  # URLs found illegal
-    known: int  # not told apart from ``illegal`` (kept 0): that would say what we knew
+    # URLs passed on for removal: found illegal, or already tracked (never told apart,
+    # which would say what the hotline knew)
+    illegal: int
     other: int  # URLs not acted on (not illegal, not found, out of remit)
     last: bool  # nothing more will be written: the email can go
 
@@ -92,7 +93,6 @@ def due(session, now: datetime) -> list[Feedback]:
                 kind,
                 first.received_at,
                 kinds["illegal"],
-                0,
                 kinds["other"],
                 last,
             )

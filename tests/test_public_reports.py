@@ -406,8 +406,13 @@ def test_feedback_never_tells_a_url_was_already_known(web):
     web.api("analyst").post("/api/reports", json={"urls": ["http://known.example/k.jpg"]})
     _receive(web, ["http://known.example/k.jpg"], email="someone@public.test")
     from notifier import feedback
+    from notifier.drafts import Hotline
 
     with web.store.session() as session:
         assert feedback.due(session, utcnow()) == []  # not at once: that would tell
         owed = feedback.due(session, utcnow() + timedelta(days=1, minutes=1))
-    assert [(f.kind, f.illegal, f.known) for f in owed] == [("assessed", 1, 0)]
+    assert [(f.kind, f.illegal, f.other) for f in owed] == [("assessed", 1, 0)]
+    text = feedback.message(
+        Hotline(name="H", mail_from="h@h.test", country="NL", legal_basis="x"), owed[0], utcnow()
+    ).as_string()
+    assert "knew" not in text and "known" not in text

@@ -197,14 +197,14 @@ def survival(
         height=0,
     )
     y = _scale(0, 1, bottom, top)
-    placed = _Placer(0, 0, WIDTH, 10_000)
+    placed = _Placer(left, top, right, bottom)  # annotations stay inside the plot
     chart.text(4, 14, "still online", colour=INK, weight="bold")
     for t, _label in axis.ticks:
         chart.add("line", x1=t, y1=top, x2=t, y2=bottom, stroke=LINE, class_="grid")
     for s in (0, 0.25, 0.5, 0.75, 1):
         chart.add("line", x1=left, y1=y(s), x2=right, y2=y(s), stroke=LINE, class_="grid")
         chart.text(left - 6, y(s) + 4, f"{s:.0%}", anchor="end", class_="tick")
-    _axis_labels(chart, axis.ticks, bottom, placed)
+    _axis_labels(chart, axis.ticks, bottom)
     chart.add("line", x1=left, y1=bottom, x2=right, y2=bottom, stroke=MUTED, class_="frame")
     chart.add("line", x1=left, y1=top, x2=left, y2=bottom, stroke=MUTED, class_="frame")
     chart.add(
@@ -264,7 +264,6 @@ def survival(
             mx,
             y(0.5),
             colour=ONLINE,
-            within=(left, top, right, bottom),
         )
     elif median is not None:
         text = f"median {duration(median)}, beyond this window"
@@ -294,7 +293,6 @@ def survival(
             cx,
             cy,
             colour=ACCENT,
-            within=(left, top, right, bottom),
         )
     for name, share, seconds in references:
         if seconds > axis.end:
@@ -324,7 +322,6 @@ def survival(
             rx,
             ry,
             colour=REFERENCE,
-            within=(left, top, right, bottom),
         )
 
     title = f"time since first notice{', log scale' if log else ''}"
@@ -410,7 +407,7 @@ def bars(name: str, title: str, entries: list[Bar], *, fastest_first: bool = Fal
     ticks = [(x(t), _time_label(t, step)) for t in _range(0, end, step)]
     for tx, _label in ticks:
         chart.add("line", x1=tx, y1=top, x2=tx, y2=bottom, stroke=LINE, class_="grid")
-    _axis_labels(chart, ticks, bottom, _Placer(0, 0, WIDTH, chart.height))
+    _axis_labels(chart, ticks, bottom)
     chart.add("line", x1=left, y1=bottom, x2=right, y2=bottom, stroke=MUTED, class_="frame")
     for index, (entry, label, value) in enumerate(zip(ordered, labels, values, strict=True)):
         y0 = top + index * row
@@ -577,16 +574,16 @@ class _Placer:
             self.taken.append((x0 - 2, y(s0) - 2, x1 + 2, y(s0) + 2))
             self.taken.append((x1 - 2, y(s0) - 2, x1 + 2, y(s1) + 2))
 
-    def around(self, chart: Chart, text: str, x: float, y: float, *, colour: str, within) -> bool:
+    def around(self, chart: Chart, text: str, x: float, y: float, *, colour: str) -> bool:
         """``text`` near the point (x, y): beside it first, then further up or down."""
         w = width_of(text)
         spots = [
             (x + dx, y + dy) for dy in (-8, 16, -22, 30, -36, 44, -50, 58) for dx in (8, -8 - w)
         ]
-        return self.put(chart, text, spots, colour=colour, within=within)
+        return self.put(chart, text, spots, colour=colour)
 
-    def put(self, chart: Chart, text: str, spots, *, colour: str, within=None) -> bool:
-        x0, y0, x1, y1 = within or self.box
+    def put(self, chart: Chart, text: str, spots, *, colour: str) -> bool:
+        x0, y0, x1, y1 = self.box
         w = width_of(text)
         for x, y in spots:
             rect = (x, y - SIZE, x + w, y + 2)
@@ -602,7 +599,7 @@ def _overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _axis_labels(chart: Chart, ticks, bottom: float, placed: _Placer) -> None:
+def _axis_labels(chart: Chart, ticks, bottom: float) -> None:
     """Tick labels under the axis, skipping any that would collide with the one before."""
     last = -math.inf
     for x, label in ticks:
@@ -612,7 +609,6 @@ def _axis_labels(chart: Chart, ticks, bottom: float, placed: _Placer) -> None:
             continue
         chart.text(start + w / 2, bottom + 16, label, anchor="middle", class_="tick")
         last = start + w
-        placed.taken.append((start, bottom + 4, start + w, bottom + 18))
 
 
 class _Legend:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from intake.queueing import queue_submissions
-from intake.submissions import Submission
+from intake.submissions import Submission, encodable
 from store.views import report_view
 from web.auth import requires
 from web.context import in_store, in_thread, settings_of, store_of
@@ -37,7 +37,7 @@ async def add(request: Request) -> Response:
     if not all(isinstance(item, str) for item in sha256):
         raise BadRequest("sha256 must be a list of strings")
     for text in (*urls, *sha256, ref or "", category or ""):
-        if not _encodable(text):
+        if not encodable(text):
             raise BadRequest("the body holds text that is not valid Unicode")
     submissions = [
         Submission(url=url, ref=ref, sha256=tuple(sha256), category=category, line=number)
@@ -100,15 +100,6 @@ def _field(body: dict[str, Any], name: str, kind: type) -> Any:
         noun = {list: "a list", str: "a string"}[kind]
         raise BadRequest(f"{name} must be {noun} or null")
     return value
-
-
-def _encodable(text: str) -> bool:
-    # JSON may carry lone surrogates ("\ud800"), which no database can store.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 routes = [route("/api/reports", GET=index, POST=add), route("/api/reports/{id:int}", GET=show)]
