@@ -18,6 +18,7 @@ _WHERE = {
     "compute": "stats.figures",
     "curve": "stats.figures",
     "fit": "stats.figures",
+    "prepare": "stats.figures",
     "ranking": "stats.figures",
     "Survival": "stats.survival",
     "kaplan_meier": "stats.survival",

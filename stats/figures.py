@@ -69,9 +69,20 @@ class _Sample(NamedTuple):
     events: dict[str, np.ndarray]  # origin -> bool: the event happened (else censored)
     # origin -> (notified reports' rows, their follow-up, event flags), by follow-up
     ordered: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    now: float  # what the still-online are censored at
 
 
-def _sample(data: Columns | list, now: float) -> _Sample:
+def prepare(data: Columns | list, now: float) -> _Sample:
+    """The sample ``compute``, ``fit`` and ``ranking`` all start from, worked out once:
+    pass it to each of them instead of the columns when a page needs several."""
+    return _sample(data, now)
+
+
+def _sample(data: Columns | list | _Sample, now: float) -> _Sample:
+    if isinstance(data, _Sample):
+        if data.now != now:
+            raise ValueError(f"the sample was prepared for {data.now}, not {now}")
+        return data
     columns = data if isinstance(data, Columns) else Columns.from_records(data)
     counted = (columns.state != _REJECTED) & (columns.state != _CLOSED)
     columns = columns.take(np.flatnonzero(counted))
@@ -92,7 +103,7 @@ def _sample(data: Columns | list, now: float) -> _Sample:
         rows = np.flatnonzero(notified)
         rows = rows[np.argsort(since[origin][rows])]
         ordered[origin] = (rows, since[origin][rows], event[rows])
-    return _Sample(columns, notified, removed, since, events, ordered)
+    return _Sample(columns, notified, removed, since, events, ordered, now)
 
 
 def _groups(sample: _Sample, by: str | None) -> tuple[np.ndarray, list]:
@@ -214,7 +225,7 @@ def _sort_key(by: str, keys: tuple[str, ...]):
     )
 
 
-def compute(data: Columns | list, now: float, min_group: int) -> dict:
+def compute(data: Columns | list | _Sample, now: float, min_group: int) -> dict:
     """The `ntd stats --json` figures for ``data`` as measured at ``now`` (epoch seconds).
 
     ``min_group`` applies to the breakdowns only; overall figures need one notified report.
@@ -238,7 +249,7 @@ def compute(data: Columns | list, now: float, min_group: int) -> dict:
 
 
 def fit(
-    data: Columns | list,
+    data: Columns | list | _Sample,
     now: float,
     *,
     origin: str = "notice",
@@ -258,7 +269,7 @@ def fit(
 
 
 def curve(
-    data: Columns | list,
+    data: Columns | list | _Sample,
     now: float,
     *,
     origin: str = "notice",
@@ -285,7 +296,7 @@ class Ranked(NamedTuple):
 
 
 def ranking(
-    data: Columns | list, now: float, by: str, *, most: int, min_group: int
+    data: Columns | list | _Sample, now: float, by: str, *, most: int, min_group: int
 ) -> list[Ranked]:
     """The ``most`` groups of a breakdown with the most notified reports, then the rest.
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from stats import Columns, Record, compute, curve, kaplan_meier, ranking, to_csv
+from stats import Columns, Record, compute, curve, fit, kaplan_meier, prepare, ranking, to_csv
 from stats.reasons import footnotes, why
 
 HOUR, DAY = 3600.0, 86400.0
@@ -326,3 +326,16 @@ def test_every_missing_figure_has_a_reason_and_a_present_one_none() -> None:
     empty = compute([], NOW, min_group=3)
     assert why(empty, "median_time_to_removal_s", overall=True).text == "no notified reports yet"
     assert why(empty, "never_seen_online", overall=True).text == "no reports yet"
+
+
+def test_a_prepared_sample_gives_the_same_figures_and_only_for_its_moment() -> None:
+    reports = [report(removed_after=h * HOUR, asn=64500 + h % 2) for h in range(1, 12)]
+    reports += [report(), report(state="closed")]
+    sample = prepare(reports, NOW)
+    assert compute(sample, NOW, min_group=3) == compute(reports, NOW, min_group=3)
+    assert fit(sample, NOW).points() == fit(reports, NOW).points()
+    assert ranking(sample, NOW, "provider", most=1, min_group=3) == ranking(
+        reports, NOW, "provider", most=1, min_group=3
+    )
+    with pytest.raises(ValueError, match="prepared for"):
+        compute(sample, NOW + 1, min_group=3)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from stats import compute, fit, ranking, to_csv
+from stats import compute, fit, prepare, ranking, to_csv
 from stats.query import figures, load_columns
 from stats.reasons import why
 from stats.submissions import figures as submission_figures
@@ -70,13 +70,14 @@ async def _read(request: Request) -> tuple[dict, dict[str, charts.Chart | None],
     references = settings.stats_references if chosen["refs"] == "on" else ()
 
     def read():
-        columns, now = load_columns(store), time.time()
-        result = compute(columns, now=now, min_group=min_group)
+        now = time.time()
+        sample = prepare(load_columns(store), now)  # one sample for every figure and chart
+        result = compute(sample, now=now, min_group=min_group)
         with store.session() as session:
             result["submissions"] = submission_figures(session, datetime.fromtimestamp(now, UTC))
-        fits = {name: fit(columns, now, origin=origin) for name, origin in FITS.items()}
+        fits = {name: fit(sample, now, origin=origin) for name, origin in FITS.items()}
         ranks = {
-            by: ranking(columns, now, by, most=MOST, min_group=min_group)
+            by: ranking(sample, now, by, most=MOST, min_group=min_group)
             for by in ("provider", "country")
         }
         return result, fits, ranks
