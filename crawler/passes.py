@@ -12,6 +12,7 @@ StoreUnavailable saying what was and was not recorded: the command prints it and
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,21 @@ from store.exceptions import StoreUnavailable
 
 REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 T = TypeVar("T")
+YOUNG_GENERATION = 10_000  # objects allocated between two collections; Python's is 700
+
+
+def settle_heap() -> None:
+    """Tune the cyclic garbage collector for passes, once the process has started.
+
+    What start-up built (modules, SQLAlchemy's and Scrapy's machinery) lives as long as
+    the process. Frozen, it is no longer walked by every full collection: those took 80
+    to 110 ms each, four times a pass of 2,000 checks, and every fetch in flight waited.
+    A pass makes cyclic garbage fast (Deferreds, Failures, their frames); collected
+    every 10,000 allocations instead of every 700, it cost about 25 collections and
+    0.1 s a pass of 5,000 checks instead of 650 and 0.55 s (bench/verify --steady).
+    """
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION, 10, 10)
 
 
 async def run_pass(
@@ -197,6 +213,7 @@ def run_with_reactor(make: Callable[[], Awaitable[T]]) -> T:
         deferred.addBoth(lambda _: reactor.stop())
 
     logging.getLogger("scrapy").setLevel(logging.WARNING)
+    settle_heap()
     reactor.callWhenRunning(started)
     reactor.run(installSignalHandlers=True)
     if "failure" in outcome:

@@ -47,6 +47,14 @@ _CHECK_COLUMNS = tuple(attr.key for attr in inspect(Check).column_attrs if attr.
 _REPORTS = Report.__table__
 
 
+@dataclass(frozen=True)
+class Window:
+    """Checks taken from the recorder to be written together."""
+
+    checks: list[tuple[int, CheckResult]]
+    reason: str | None  # why the outage guard holds back their state changes, if it does
+
+
 @dataclass
 class PassTally:
     """What a pass did, for the command's summary and exit code."""
@@ -117,34 +125,67 @@ class Recorder:
         return len(self._window) >= self.window_size
 
     def flush(self, resolver_failure: str | None = None) -> None:
-        """Write the window; ``resolver_failure`` is the probe's reason, if it failed.
+        """Write the window now; ``resolver_failure`` is the probe's reason, if it failed.
 
         Raises StoreUnavailable when the window could not be written, even tried again.
+        The spider splits this in three (take, write on its store thread, stored), so
+        that fetching goes on while the window is written.
         """
-        window, self._window = self._window, []
-        if not window:
+        window = self.take(resolver_failure)
+        if window is None:
             return
-        reason = resolver_failure and f"our resolver is failing: {resolver_failure}"
-        reason = reason or self._share_reason(window)
-        write = partial(self._write, window=window, held=reason is not None)
         try:
-            changes = self.store.transaction(write, retries=self.retries, backoff=self.backoff)
+            changes = self.write(window)
+        except StoreUnavailable:
+            self.lost(window)
+            raise
+        self.stored(window, changes)
+
+    def take(self, resolver_failure: str | None = None) -> Window | None:
+        """The checks kept so far, judged by the outage guard, and an empty window for
+        the next ones; None when there are none."""
+        checks, self._window = self._window, []
+        if not checks:
+            return None
+        reason = resolver_failure and f"our resolver is failing: {resolver_failure}"
+        return Window(checks, reason or self._share_reason(checks))
+
+    def write(self, window: Window) -> int:
+        """Store a taken window in one transaction; returns its state changes.
+
+        Touches nothing of the recorder but ``failure``, so it may run on another thread.
+        Windows are written in the order they were taken: once one could not be, no later
+        one is (StoreUnavailable again).
+        """
+        if self.failure is not None:
+            raise self.failure
+        write = partial(self._write, window=window.checks, held=window.reason is not None)
+        try:
+            return self.store.transaction(write, retries=self.retries, backoff=self.backoff)
         except StoreUnavailable as error:
             self.failure = error
-            self.tally.unrecorded += len(window)
             raise
+
+    def lost(self, window: Window) -> None:
+        """A taken window could not be written: its checks count as unrecorded."""
+        self.tally.unrecorded += len(window.checks)
+
+    def stored(self, window: Window, changes: int) -> None:
+        """Count a written window and hand on its reports seen online."""
         # Counted once stored: a try that failed was rolled back, and counts for nothing.
         self.tally.changes += changes
         self.tally.windows += 1
-        if reason:
+        if window.reason:
             self.tally.held_windows += 1
-            self.tally.held_reasons.append(reason)
-            logger.warning("outage guard: holding back %d checks: %s", len(window), reason)
+            self.tally.held_reasons.append(window.reason)
+            logger.warning(
+                "outage guard: holding back %d checks: %s", len(window.checks), window.reason
+            )
         # Hosting names who serves the content: only reports seen online now are handed on
         # (a removed one keeps the hosting it had, whatever its address answers today).
         online = [
             report_id
-            for report_id, check in window
+            for report_id, check in window.checks
             if check.outcome == OUTCOME_ONLINE and check.ip is not None
         ]
         if self.on_stored is not None and online:

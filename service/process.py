@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from scrapy.utils.reactor import install_reactor
 
+from crawler.passes import settle_heap
 from service.jobs import Service
 from service.leader import Leadership
 from settings import Settings
@@ -97,6 +98,7 @@ def run(settings: Settings, wire: Callable) -> None:
         logger.warning("scheduler started: standing by for the lead")
 
     reactor.callWhenRunning(started)
+    settle_heap()
     reactor.run(installSignalHandlers=False)
 
 

@@ -234,14 +234,14 @@ def ntd_check(
     return result
 
 
-def ntd_passes(job: Job, count: int) -> list[dict]:
+def ntd_passes(job: Job, count: int, command_prefix=()) -> list[dict]:
     """``count`` passes over the job's URLs in one process, as `ntd run` makes them
     (ntd_passes.py), on a fresh SQLite store: each pass's checks and RSS after it."""
     database = job.workdir / "ntd-passes" / "ntd.sqlite3"
     ntd_import(job, database, fingerprints=True)
     env, log = ntd_env(job, database)
     measured = runner.run(
-        [sys.executable, str(HERE / "ntd_passes.py"), str(count)],
+        [*command_prefix, sys.executable, str(HERE / "ntd_passes.py"), str(count)],
         env=env,
         cwd=database.parent,
         logs=database.parent,
@@ -318,6 +318,7 @@ def _add(a, b):
         maxrss_kb=max(a.maxrss_kb, b.maxrss_kb),
         stdout=a.stdout + b.stdout,
         stderr=a.stderr + b.stderr,
+        spawned=a.spawned,
     )
 
 

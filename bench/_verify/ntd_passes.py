@@ -45,11 +45,20 @@ async def passes(count: int) -> None:
             with store.session() as session:
                 session.execute(update(Report).values(next_due_at=utcnow() - timedelta(seconds=1)))
             started, used = time.monotonic(), _cpu()
-            tally, _ = await pass_and_hosting(store, ntd, then_all_missing=True)
+            seen: dict[str, float] = {}  # when the first check and the latest were made
+
+            def checked(outcome: str, seen=seen) -> None:
+                seen.setdefault("first", time.monotonic())
+                seen["last"] = time.monotonic()
+
+            tally, _ = await pass_and_hosting(store, ntd, progress=checked, then_all_missing=True)
+            ended = time.monotonic()
             line = {
                 "pass": number,
                 "checks": tally.checks,
-                "seconds": round(time.monotonic() - started, 3),
+                "seconds": round(ended - started, 3),
+                "first_check_s": round(seen["first"] - started, 3) if seen else None,
+                "after_last_s": round(ended - seen["last"], 3) if seen else None,
                 "cpu_s": round(_cpu() - used, 3),
                 "rss_mb": round(rss_mb(), 1),
             }

@@ -30,6 +30,7 @@ class Measured:
     maxrss_kb: int
     stdout: str
     stderr: str
+    spawned: float = 0.0  # time.time() at spawn, to compare with the servers' clock
 
 
 @dataclass
@@ -50,6 +51,12 @@ class Result:
         """Seconds from the first request's arrival to the last answer, at the servers."""
         first, last = self.server.get("first_arrival"), self.server.get("last_answer")
         return (last - first) if first and last else float("nan")
+
+    @property
+    def first_request(self) -> float:
+        """Seconds from spawn to the first request's arrival at the servers: start-up."""
+        first = self.server.get("first_arrival")
+        return first - self.measured.spawned if first else float("nan")
 
     @property
     def window_rate(self) -> float:
@@ -114,7 +121,7 @@ def run_together(
     to its own exit. Output goes to ``name``-i.out and .err (``name``.out for just one)."""
     stems = [name] if len(commands) == 1 else [f"{name}-{i}" for i in range(len(commands))]
     with contextlib.ExitStack() as files:
-        started = time.perf_counter()
+        started, spawned = time.perf_counter(), time.time()
         processes = []
         for stem, command in zip(stems, commands, strict=True):
             out = files.enter_context(open(logs / f"{stem}.out", "wb"))
@@ -139,6 +146,7 @@ def run_together(
                         maxrss_kb=usage.ru_maxrss,
                         stdout=(logs / f"{stem}.out").read_text(errors="replace"),
                         stderr=(logs / f"{stem}.err").read_text(errors="replace"),
+                        spawned=spawned,
                     )
                 )
         finally:

@@ -4,8 +4,11 @@ It claims due reports from the store in leased batches, fetches each URL once, h
 the body as it streams in and drops it, and hands what it saw to the recorder. It never
 yields items and never follows links. `ntd check` and `scrapy crawl verify` run it.
 
-Every write (claims, windows of checks, released leases) is tried again on a fresh
-connection when the database connection drops. When one still fails, the pass stops:
+Its store work (claims, windows of checks, released leases) runs on a thread of its own,
+one piece at a time and in order, so that fetches go on while the database works: on the
+reactor's loop, a window's write paused every fetch in flight for up to 150 ms, a claim
+for 15. Every write is tried again on a fresh connection when the database connection
+drops. When one still fails, the pass stops:
 it claims and records nothing more, and `failure` says why; what it claimed and did
 not record comes back once LEASE_TTL runs out.
 """
@@ -17,6 +20,7 @@ import hashlib
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
@@ -101,6 +105,7 @@ class VerifySpider(Spider):
         self.probes: dict[str, asyncio.Future] = {}
         self.in_hand: set[int] = set()  # claimed, not yet checked
         self.room = asyncio.Event()  # set when in_hand has room for another batch
+        self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="ntd-store")
         self.failure: StoreUnavailable | None = None  # the write that stopped the pass
 
     @classmethod
@@ -132,14 +137,16 @@ class VerifySpider(Spider):
         self.pass_started = utcnow()
         # Leases are taken as slots free, not all at once: Scrapy pulls start() whenever
         # its downloader has room and queues the rest, so a greedy loop would lease the
-        # whole queue to the first worker. Between one and two CONCURRENCY's worth in hand
-        # keeps every slot busy and leaves the rest to the other workers.
+        # whole queue to the first worker. Between one and a half and two CONCURRENCY's
+        # worth in hand keeps every slot busy while the next claim is made, and leaves the
+        # rest to the other workers.
         most = self.ntd.concurrency * 2
         while not self._stopping():
             await self._room_or_stop()
             if self._stopping():
                 return
-            batch = self._store_or_stop(self._claim, most - len(self.in_hand))
+            batch = await self._in_store(self._claim, most - len(self.in_hand))
+            self.in_hand.update(claimed.id for claimed in batch)
             for claimed in batch:
                 yield self._request(claimed)
             if not batch or self.named_ids is not None:
@@ -148,9 +155,13 @@ class VerifySpider(Spider):
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
 
+    def _low_water(self) -> int:
+        """How few claimed reports may wait for their check before more are claimed."""
+        return self.ntd.concurrency + self.ntd.concurrency // 2
+
     async def _room_or_stop(self) -> None:
-        """Until at most CONCURRENCY claimed reports wait for their check, or a stop."""
-        while len(self.in_hand) > self.ntd.concurrency and not self._stopping():
+        """Until at most _low_water() claimed reports wait for their check, or a stop."""
+        while len(self.in_hand) > self._low_water() and not self._stopping():
             self.room.clear()
             waits = [asyncio.ensure_future(self.room.wait())]
             if self.stop is not None:
@@ -164,25 +175,26 @@ class VerifySpider(Spider):
     def _let_go(self, report_id: int) -> None:
         """The report's check is done with, recorded or not: room for another claim."""
         self.in_hand.discard(report_id)
-        if len(self.in_hand) <= self.ntd.concurrency:
+        if len(self.in_hand) <= self._low_water():
             self.room.set()
 
-    def _store_or_stop(self, write, *args):
-        """Run one of the pass's writes; when the store fails for good, stop the pass."""
+    async def _in_store(self, work, *args):
+        """Run ``work(*args)`` on the store thread, behind the store work asked before it;
+        when the store fails for good, stop the pass."""
+        loop = asyncio.get_running_loop()
         try:
-            return write(*args)
+            return await loop.run_in_executor(self.store_thread, partial(work, *args))
         except StoreUnavailable as error:
             self.failure = self.failure or error  # run_pass() raises it, with the count
             raise CloseSpider("database_failed") from error
 
     def _claim(self, limit: int) -> list[Claimed]:
-        claimed = self.store.transaction(
+        """On the store thread: lease up to ``limit`` reports."""
+        return self.store.transaction(
             partial(self._claim_in, limit=limit),
             retries=self.ntd.database_retries,
             backoff=self.ntd.database_retry,
         )
-        self.in_hand.update(c.id for c in claimed)
-        return claimed
 
     def _claim_in(self, session, *, limit: int) -> list[Claimed]:
         now, lease = utcnow(), self.ntd.lease_ttl
@@ -272,7 +284,7 @@ class VerifySpider(Spider):
         )
         probe = await self._probe(response.url) if needs_probe(body, claimed.known) else None
         outcome, detail = outcome_of(body, claimed.known, probe)
-        self._record(
+        await self._record(
             claimed,
             response.meta,
             outcome,
@@ -287,19 +299,19 @@ class VerifySpider(Spider):
             redirects=tuple(response.meta.get("redirect_urls", ())),
         )
 
-    def failed(self, failure) -> None:
+    async def failed(self, failure) -> None:
         try:
-            self._failed(failure)
+            await self._failed(failure)
         finally:
             self._let_go(failure.request.meta["claimed"].id)
 
-    def _failed(self, failure) -> None:
+    async def _failed(self, failure) -> None:
         request = failure.request
         self._take_fingerprint(request)
         host = urlsplit(request.url).hostname or ""
         verdict = self.resolver.verdicts.get(host)
         outcome, detail = outcome_of_failure(failure.value, verdict)
-        self._record(
+        await self._record(
             request.meta["claimed"],
             request.meta,
             outcome,
@@ -312,7 +324,7 @@ class VerifySpider(Spider):
     def _take_fingerprint(self, request: Request) -> Fingerprint | None:
         return self.fingerprints.pop(request, None)
 
-    def _record(self, claimed: Claimed, meta: dict, outcome: str, detail: str | None, **seen):
+    async def _record(self, claimed: Claimed, meta: dict, outcome: str, detail: str | None, **seen):
         elapsed = int((time.monotonic() - meta["started"]) * 1000)
         check = CheckResult(at=utcnow(), outcome=outcome, detail=detail, elapsed_ms=elapsed, **seen)
         if self.progress is not None:
@@ -322,7 +334,19 @@ class VerifySpider(Spider):
             if ip is not None and ip != claimed.hosted_at:
                 self.on_online(claimed.url, ip)
         if self.recorder.add(claimed.id, check):
-            self._store_or_stop(self.recorder.flush)
+            await self._flush()
+
+    async def _flush(self, resolver_failure: str | None = None) -> None:
+        """Write the checks kept so far on the store thread, while fetching goes on."""
+        window = self.recorder.take(resolver_failure)
+        if window is None:
+            return
+        try:
+            changes = await self._in_store(self.recorder.write, window)
+        except CloseSpider:
+            self.recorder.lost(window)
+            raise
+        self.recorder.stored(window, changes)
 
     # -- soft-404 probes, once per host per pass ---------------------------------------
 
@@ -358,17 +382,18 @@ class VerifySpider(Spider):
         except CloseSpider:
             pass  # closing already; self.failure says why
         finally:
+            self.store_thread.shutdown()  # nothing is left on it: every check was awaited
             self.store.close()
 
     async def _record_the_rest(self) -> None:
         failing = None
         if self.recorder.tally.checks:
             failing = await resolver_is_failing(self.ntd, self.ntd.outage_probe_name)
-        self._store_or_stop(self.recorder.flush, failing)
+        await self._flush(failing)
         # Every lease still held is a report claimed but not recorded: not reached (a stop),
         # its check raised, or claimed by a try whose answer was lost and tried again.
         # Recording gives a lease back, so these go back to the queue.
-        self._store_or_stop(
+        await self._in_store(
             partial(
                 self.store.transaction,
                 partial(release, worker=self.worker),
