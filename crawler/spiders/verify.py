@@ -4,7 +4,7 @@ It claims due reports from the store in leased batches, fetches each URL once, h
 the body as it streams in and drops it, and hands what it saw to the recorder. It never
 yields items and never follows links. `ntd check` and `scrapy crawl verify` run it.
 
-Its store work (claims, windows of checks, released leases) runs on a thread of its own,
+Its store work (claims, windows of checks, released leases) runs on the store thread,
 one piece at a time and in order, so that fetches go on while the database works: on the
 reactor's loop, a window's write paused every fetch in flight for up to 150 ms, a claim
 for 15. Every write is tried again on a fresh connection when the database connection
@@ -20,6 +20,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -49,6 +50,8 @@ from store.queue import claim_due, claim_named, release, worker_name
 from store.types import utcnow
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# The process's one store thread, shared by its passes (`ntd run` makes one at a time).
+STORE_THREAD = ThreadPoolExecutor(1, thread_name_prefix="ntd-store")
 
 
 class _NoRefererIsOurPolicy(logging.Filter):
@@ -97,6 +100,7 @@ class VerifySpider(Spider):
         self.stop = stop  # an asyncio.Event: once set, no new batch is claimed
         self.on_stored = on_stored  # called with each stored window's online ids
         self.on_online = on_online  # called with (URL, address) of what needs hosting
+        self.unhosted: set[int] = set()  # seen online where no fresh hosting names it
         if isinstance(ids, str):
             ids = [int(i) for i in ids.split(",") if i.strip()]
         self.named_ids: list[int] | None = list(ids) if ids else None
@@ -105,7 +109,6 @@ class VerifySpider(Spider):
         self.probes: dict[str, asyncio.Future] = {}
         self.in_hand: set[int] = set()  # claimed, not yet checked
         self.room = asyncio.Event()  # set when in_hand has room for another batch
-        self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="ntd-store")
         self.failure: StoreUnavailable | None = None  # the write that stopped the pass
 
     @classmethod
@@ -113,7 +116,7 @@ class VerifySpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.ntd = crawler.settings.get(NTD_SETTINGS_KEY) or settings_module.load()
         spider.store = open_store_for(spider.ntd)
-        spider.recorder = Recorder(spider.store, spider.ntd, spider.worker, spider.on_stored)
+        spider.recorder = Recorder(spider.store, spider.ntd, spider.worker, spider._stored)
         spider.cap = spider.ntd.max_body_bytes
         crawler.signals.connect(spider.headers_received, signal=signals.headers_received)
         crawler.signals.connect(spider.bytes_received, signal=signals.bytes_received)
@@ -183,7 +186,7 @@ class VerifySpider(Spider):
         when the store fails for good, stop the pass."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.store_thread, partial(work, *args))
+            return await loop.run_in_executor(STORE_THREAD, partial(work, *args))
         except StoreUnavailable as error:
             self.failure = self.failure or error  # run_pass() raises it, with the count
             raise CloseSpider("database_failed") from error
@@ -218,7 +221,7 @@ class VerifySpider(Spider):
             )
         ):
             expected.setdefault(report_id, set()).add(sha)
-        hosted = fresh_hosting(session, self.ntd, ids) if self.on_online else {}
+        hosted = fresh_hosting(session, self.ntd, ids) if self._hosting_wanted() else {}
         rows = session.execute(
             select(
                 Report.id, Report.canonical_url, Report.first_sha256, Report.first_content_type
@@ -265,26 +268,46 @@ class VerifySpider(Spider):
 
     # -- what came back ------------------------------------------------------------
 
-    async def parse(self, response):
-        try:
-            await self._parse(response)
-        finally:
-            # Whatever happened: a check that raised must not hold its room forever (its
-            # lease runs out and it is checked again next pass).
-            self._let_go(response.meta["claimed"].id)
+    # Callbacks are plain functions that return a coroutine only when the check must wait
+    # (for a soft-404 probe, or for its window's write): Scrapy wraps each coroutine in a
+    # Task and a Deferred, and most checks wait on nothing.
 
-    async def _parse(self, response):
+    def parse(self, response):
         claimed: Claimed = response.meta["claimed"]
-        fingerprint = self._take_fingerprint(response.request)
-        body = Body(
-            status=response.status,
-            content_type=_content_type(response.headers.get(b"Content-Type")),
-            sha256=fingerprint.hexdigest() if fingerprint else EMPTY_SHA256,
-            truncated=bool(fingerprint and fingerprint.truncated),
-        )
-        probe = await self._probe(response.url) if needs_probe(body, claimed.known) else None
+        probing = None
+        try:
+            fingerprint = self._take_fingerprint(response.request)
+            body = Body(
+                status=response.status,
+                content_type=_content_type(response.headers.get(b"Content-Type")),
+                sha256=fingerprint.hexdigest() if fingerprint else EMPTY_SHA256,
+                truncated=bool(fingerprint and fingerprint.truncated),
+            )
+            if needs_probe(body, claimed.known):
+                probing = self._after_probe(response, body, fingerprint)
+                return probing
+            return self._record_response(response, body, fingerprint, None)
+        finally:
+            if probing is None:
+                # Whatever happened: a check that raised must not hold its room forever
+                # (its lease runs out and it is checked again next pass).
+                self._let_go(claimed.id)
+
+    async def _after_probe(self, response, body: Body, fingerprint: Fingerprint | None):
+        try:
+            probe = await self._probe(response.url)
+            writing = self._record_response(response, body, fingerprint, probe)
+        finally:
+            self._let_go(response.meta["claimed"].id)
+        if writing is not None:
+            await writing
+
+    def _record_response(
+        self, response, body: Body, fingerprint: Fingerprint | None, probe: Probe | None
+    ) -> Coroutine | None:
+        claimed: Claimed = response.meta["claimed"]
         outcome, detail = outcome_of(body, claimed.known, probe)
-        await self._record(
+        return self._record(
             claimed,
             response.meta,
             outcome,
@@ -299,19 +322,19 @@ class VerifySpider(Spider):
             redirects=tuple(response.meta.get("redirect_urls", ())),
         )
 
-    async def failed(self, failure) -> None:
+    def failed(self, failure) -> Coroutine | None:
         try:
-            await self._failed(failure)
+            return self._failed(failure)
         finally:
             self._let_go(failure.request.meta["claimed"].id)
 
-    async def _failed(self, failure) -> None:
+    def _failed(self, failure) -> Coroutine | None:
         request = failure.request
         self._take_fingerprint(request)
         host = urlsplit(request.url).hostname or ""
         verdict = self.resolver.verdicts.get(host)
         outcome, detail = outcome_of_failure(failure.value, verdict)
-        await self._record(
+        return self._record(
             request.meta["claimed"],
             request.meta,
             outcome,
@@ -324,17 +347,33 @@ class VerifySpider(Spider):
     def _take_fingerprint(self, request: Request) -> Fingerprint | None:
         return self.fingerprints.pop(request, None)
 
-    async def _record(self, claimed: Claimed, meta: dict, outcome: str, detail: str | None, **seen):
+    def _record(
+        self, claimed: Claimed, meta: dict, outcome: str, detail: str | None, **seen
+    ) -> Coroutine | None:
+        """Keep a check; the write of its window to await, when it filled one."""
         elapsed = int((time.monotonic() - meta["started"]) * 1000)
         check = CheckResult(at=utcnow(), outcome=outcome, detail=detail, elapsed_ms=elapsed, **seen)
         if self.progress is not None:
             self.progress(outcome)
-        if self.on_online is not None and outcome == OUTCOME_ONLINE:
+        if outcome == OUTCOME_ONLINE and self._hosting_wanted():
             ip = seen.get("ip")
             if ip is not None and ip != claimed.hosted_at:
-                self.on_online(claimed.url, ip)
-        if self.recorder.add(claimed.id, check):
-            await self._flush()
+                self.unhosted.add(claimed.id)
+                if self.on_online is not None:
+                    self.on_online(claimed.url, ip)
+        return self._flush() if self.recorder.add(claimed.id, check) else None
+
+    def _hosting_wanted(self) -> bool:
+        return self.on_stored is not None or self.on_online is not None
+
+    def _stored(self, online: list[int]) -> None:
+        """A window is stored: ``on_stored`` is given its reports seen online whose fresh
+        hosting does not already name the address they answered from. The others need
+        no look-up, and asking the store which of them do took a query every window."""
+        wanted = [report_id for report_id in online if report_id in self.unhosted]
+        self.unhosted.difference_update(wanted)
+        if wanted and self.on_stored is not None:
+            self.on_stored(wanted)
 
     async def _flush(self, resolver_failure: str | None = None) -> None:
         """Write the checks kept so far on the store thread, while fetching goes on."""
@@ -382,7 +421,6 @@ class VerifySpider(Spider):
         except CloseSpider:
             pass  # closing already; self.failure says why
         finally:
-            self.store_thread.shutdown()  # nothing is left on it: every check was awaited
             self.store.close()
 
     async def _record_the_rest(self) -> None:
