@@ -49,8 +49,8 @@ def settle_heap() -> None:
     every 10,000 allocations instead of every 700, it cost about 25 collections and
     0.1 s a pass of 5,000 checks instead of 650 and 0.55 s (bench/verify --steady).
     Collected so seldom, the garbage of one pass outlived it, and RSS rose by 9.5% over
-    60 passes: run_pass() collects before each pass (10 to 17 ms), and RSS stays flat
-    (bench/verify --rss-passes).
+    60 passes: in a settled process, run_pass() collects before each pass (10 to 17 ms),
+    and RSS stays flat (bench/verify --rss-passes).
     """
     gc.freeze()
     gc.set_threshold(YOUNG_GENERATION, 10, 10)
@@ -76,7 +76,8 @@ async def run_pass(
     """
     from twisted.internet import reactor
 
-    gc.collect()  # what the last pass and the jobs between left; see settle_heap()
+    if gc.get_freeze_count():  # settled (settle_heap): what the last pass and jobs left
+        gc.collect()
     # Installed for each pass: the runner ignores TWISTED_DNS_RESOLVER (LIBRARIES.md),
     # and each pass may come with other settings.
     reactor.installNameResolver(SafeResolver(reactor, settings))
