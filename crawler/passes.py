@@ -43,8 +43,8 @@ def settle_heap() -> None:
     """Tune the cyclic garbage collector for passes, once the process has started.
 
     What start-up built (modules, SQLAlchemy's and Scrapy's machinery) lives as long as
-    the process. Frozen, it is no longer walked by every full collection: those took 80
-    to 110 ms each, four times a pass of 2,000 checks, and every fetch in flight waited.
+    the process. Frozen, it is no longer walked by every full collection: those took 82
+    to 113 ms each, four times a pass of 2,000 checks, and every fetch in flight waited.
     A pass makes cyclic garbage fast (Deferreds, Failures, their frames); collected
     every 10,000 allocations instead of every 700, it cost about 25 collections and
     0.1 s a pass of 5,000 checks instead of 650 and 0.55 s (bench/verify --steady).

@@ -6,8 +6,8 @@ yields items and never follows links. `ntd check` and `scrapy crawl verify` run 
 
 Its store work (claims, windows of checks, released leases) runs on the store thread,
 one piece at a time and in order, so that fetches go on while the database works: on the
-reactor's loop, a window's write paused every fetch in flight for up to 150 ms, a claim
-for 15. Every write is tried again on a fresh connection when the database connection
+reactor's loop, a window's write paused every fetch in flight for up to 157 ms, a claim
+for 16. Every write is tried again on a fresh connection when the database connection
 drops. When one still fails, the pass stops:
 it claims and records nothing more, and `failure` says why; what it claimed and did
 not record comes back once LEASE_TTL runs out.
