@@ -10,6 +10,7 @@ on the address the connection arrived at, as a default virtual host.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import itertools
 import socket
@@ -57,6 +58,10 @@ class WebServer:
         self._listening: set[str] = set()
         self._streams = StreamServer()
         self._connection_ids = itertools.count(1)
+        self._in_flight: collections.Counter[str | None] = collections.Counter()
+        self._in_flight_total = 0
+        self.peak_in_flight = 0  # most requests being answered at once, all sites together
+        self.peak_in_flight_by_site: dict[str | None, int] = {}  # the same, site by site
         self._ssl: ssl.SSLContext | None = None
 
     async def start(self) -> None:
@@ -177,10 +182,28 @@ class WebServer:
             pass
         writer.close()
 
+    def reset_peaks(self) -> None:
+        """Start counting peak_in_flight and peak_in_flight_by_site afresh."""
+        self.peak_in_flight = self._in_flight_total
+        self.peak_in_flight_by_site = {k: v for k, v in self._in_flight.items() if v}
+
     async def _answer(self, request: Request, connection: _Connection) -> bool:
         """Answer one request; return whether the connection stays open."""
+        site = self.route(request.host, connection.address)
+        name = site.name if site else None
+        self._in_flight[name] += 1  # on the server's loop only: no lock needed
+        self._in_flight_total += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight_total)
+        peak = self.peak_in_flight_by_site.get(name, 0)
+        self.peak_in_flight_by_site[name] = max(peak, self._in_flight[name])
+        try:
+            return await self._answer_on(request, connection, site)
+        finally:
+            self._in_flight[name] -= 1
+            self._in_flight_total -= 1
+
+    async def _answer_on(self, request: Request, connection: _Connection, site) -> bool:
         host = request.host
-        site = self.route(host, connection.address)
         record = RequestRecord(
             time.time(),
             request.method,

@@ -179,3 +179,33 @@ def test_a_report_no_longer_online_keeps_the_hosting_it_had(world, small_windows
     assert len(gone) == PAGES
     assert all(after[r] == before[r] for r in gone)
     assert resolved.resolved == NETWORKS * PAGES - PAGES
+
+
+def test_concurrency_caps_fetches_in_flight_redirects_and_probes_included(world):
+    """CONCURRENCY fetches at once, CONCURRENCY_PER_HOST to one host, whatever a check
+    needs: a redirect is fetched in its check's slot, a soft-404 probe takes a slot of
+    its own. The servers count what they answer at once."""
+    sites = [world.net.site(f"host{n}.test", latency=0.1) for n in range(4)]
+    urls = []
+    for site in sites:
+        for i in range(6):
+            site.page(f"/{i}.jpg", f"{site.name} picture {i}".encode())
+            if i % 2:  # every other report redirects once, to its page
+                site.redirect(f"/old/{i}.jpg", f"/{i}.jpg")
+                urls.append(site.url(f"/old/{i}.jpg"))
+            else:
+                urls.append(site.url(f"/{i}.jpg"))
+    reports = world.add(*urls)  # no fingerprints: each host's first answer needs a probe
+    web = world.net.web
+    web.reset_peaks()
+
+    tally = world.check(concurrency="4", concurrency_per_host="2")
+
+    assert tally.checks == len(reports) and tally.outcomes == {"online": len(reports)}
+    probes = [r for r in web.log.records() if r.path.startswith("/ntd-probe-")]
+    redirected = [r for r in web.log.records() if r.path.startswith("/old/")]
+    assert len(probes) == len(sites) and len(redirected) == len(reports) // 2
+    assert web.peak_in_flight == 4  # every slot used, and never more
+    assert {site.name: web.peak_in_flight_by_site[site.name] for site in sites} == {
+        site.name: 2 for site in sites
+    }
