@@ -112,6 +112,7 @@ class Recorder:
         self.tally = PassTally()
         self._window: list[tuple[int, CheckResult]] = []
         self._failing = 0  # error or nxdomain checks in the pass so far
+        self.unstored: set[int] = set()  # reports checked, whose window is not stored yet
 
     def add(self, report_id: int, check: CheckResult) -> bool:
         """Keep a check; True when the window is full and should be flushed."""
@@ -121,6 +122,7 @@ class Recorder:
             self.tally.unrecorded += 1
             return False
         self._window.append((report_id, check))
+        self.unstored.add(report_id)
         self._failing += check.outcome in (ERROR, NXDOMAIN)
         return len(self._window) >= self.window_size
 
@@ -169,10 +171,12 @@ class Recorder:
     def lost(self, window: Window) -> None:
         """A taken window could not be written: its checks count as unrecorded."""
         self.tally.unrecorded += len(window.checks)
+        self.unstored.difference_update(report_id for report_id, _ in window.checks)
 
     def stored(self, window: Window, changes: int) -> None:
         """Count a written window and hand on its reports seen online."""
         # Counted once stored: a try that failed was rolled back, and counts for nothing.
+        self.unstored.difference_update(report_id for report_id, _ in window.checks)
         self.tally.changes += changes
         self.tally.windows += 1
         if window.reason:
@@ -197,6 +201,7 @@ class Recorder:
     def drop_unwritten(self) -> None:
         """The pass stopped on a failed write: what is still buffered is never stored."""
         self.tally.unrecorded += len(self._window)
+        self.unstored.difference_update(report_id for report_id, _ in self._window)
         self._window = []
 
     def _share_reason(self, window: list[tuple[int, CheckResult]]) -> str | None:

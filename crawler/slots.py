@@ -92,6 +92,7 @@ class FetchSlots(Generic[T]):
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release(host)  # handed over just as it was cancelled
+                self.start_next()
             raise
 
     def drop(self) -> list[T]:

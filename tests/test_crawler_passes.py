@@ -209,3 +209,15 @@ def test_concurrency_caps_fetches_in_flight_redirects_and_probes_included(world)
     assert {site.name: web.peak_in_flight_by_site[site.name] for site in sites} == {
         site.name: 2 for site in sites
     }
+
+
+@pytest.mark.timeout(60)
+def test_a_report_whose_lease_ran_out_while_it_waited_is_checked_once(world):
+    """A claimed report waits for a slot of its host; when its lease runs out meanwhile,
+    the worker's next claim takes it again. It still waits once, and is checked once."""
+    reports = one_site(world, 4, latency=0.3)  # one host: one slot, and 0.3 s a check
+    tally = world.check(concurrency="1", concurrency_per_host="1", lease_ttl="0.1s")
+    assert tally.checks == 4
+    assert [world.show(r)["check_count"] for r in reports] == [1, 1, 1, 1]
+    with world.store.session() as session:
+        assert session.scalar(select(func.count()).where(Report.lease_until.is_not(None))) == 0

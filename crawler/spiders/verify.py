@@ -165,27 +165,50 @@ class VerifySpider(Spider):
 
         Leases are taken as slots free, not all at once, so that other workers get their
         share: between one and a half and two CONCURRENCY's worth in hand keeps every
-        fetch slot busy while the next claim is made.
+        fetch slot busy while the next claim is made. Whatever ends this (a stop,
+        cancelled with the crawl, a bug), it ends no sooner than the checks under way:
+        the engine would close the spider under them.
         """
+        try:
+            await self._claim_and_start()
+        except BaseException:
+            self._drop_waiting()
+            if self.running:
+                waiting = asyncio.gather(*self.running, return_exceptions=True)
+                try:
+                    await asyncio.shield(waiting)
+                except asyncio.CancelledError:  # the crawl itself is being cancelled
+                    waiting.cancel()
+            raise
+        while self.running:
+            await asyncio.wait(list(self.running))
+        if self.failure is not None:
+            raise CloseSpider("database_failed")
+
+    async def _claim_and_start(self) -> None:
         most = self.ntd.concurrency * 2
         while not self._stopping() and self.failure is None:
             await self._room_or_stop()
-            if self._stopping():
+            if self._stopping() or self.failure is not None:
                 break
             try:
                 batch = await self._in_store(self._claim, most - len(self.in_hand))
             except CloseSpider:
                 break  # self.failure says why
             for claimed in batch:
-                self.in_hand.add(claimed.id)
-                self.slots.add(registered_domain(urlsplit(claimed.url).hostname or ""), claimed)
+                # Its lease ran out while it waited for a slot or for its window's write,
+                # and this claim renewed it: it must not be checked twice.
+                if claimed.id not in self.in_hand and claimed.id not in self.recorder.unstored:
+                    self.in_hand.add(claimed.id)
+                    self.slots.add(_slot_key(claimed.url), claimed)
             await self._ramp_up()
             if not batch or self.named_ids is not None:
                 break
-        while self.running:
-            await asyncio.wait(list(self.running))
-        if self.failure is not None:
-            raise CloseSpider("database_failed")
+
+    def _drop_waiting(self) -> None:
+        """Claimed reports that wait for a slot will not be checked: their leases run out."""
+        for claimed in self.slots.drop():
+            self._let_go(claimed.id)
 
     async def _ramp_up(self) -> None:
         """Start checks in the free slots, RAMP_UP apart.
@@ -282,8 +305,7 @@ class VerifySpider(Spider):
             return await loop.run_in_executor(STORE_THREAD, partial(work, *args))
         except StoreUnavailable as error:
             self.failure = self.failure or error  # run_pass() raises it, with the count
-            for claimed in self.slots.drop():  # never to be checked: their leases run out
-                self._let_go(claimed.id)
+            self._drop_waiting()
             raise CloseSpider("database_failed") from error
 
     def _claim(self, limit: int) -> list[Claimed]:
@@ -365,7 +387,9 @@ class VerifySpider(Spider):
 
     def request_reached(self, request, spider) -> None:
         claimed = request.meta.get("claimed")
-        if claimed is not None and claimed.id in self.latest:
+        previous = self.latest.get(claimed.id) if claimed is not None else None
+        if previous is not None and previous is not request:  # a redirect is followed
+            self._take_fingerprint(previous)  # only the last answer's body counts
             self.latest[claimed.id] = request
 
     # -- what came back ------------------------------------------------------------
@@ -478,11 +502,11 @@ class VerifySpider(Spider):
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self.probes:
-            self.probes[origin] = asyncio.ensure_future(self._fetch_probe(origin, parts.hostname))
+            self.probes[origin] = asyncio.ensure_future(self._fetch_probe(origin))
         return await asyncio.shield(self.probes[origin])
 
-    async def _fetch_probe(self, origin: str, host: str) -> Probe:
-        slot = registered_domain(host or "")
+    async def _fetch_probe(self, origin: str) -> Probe:
+        slot = _slot_key(origin)
         request = Request(
             f"{origin}/ntd-probe-{uuid.uuid4().hex}",
             dont_filter=True,
@@ -528,6 +552,11 @@ class VerifySpider(Spider):
                 backoff=self.ntd.database_retry,
             )
         )
+
+
+def _slot_key(url: str) -> str:
+    """The download slot of a URL, for CONCURRENCY_PER_HOST: its registered domain."""
+    return registered_domain(urlsplit(url).hostname or "")
 
 
 def _content_type(value: bytes | None) -> str | None:
