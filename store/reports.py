@@ -7,13 +7,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from intake.submissions import Entry
 from store import audit
 from store.exceptions import NotFound
-from store.models import CLOSED, QUEUED, REMOVED, Event, Fingerprint, Report, ReportRef
+from store.models import (
+    CLOSED,
+    DUPLICATE,
+    PENDING,
+    QUEUED,
+    REMOVED,
+    Event,
+    Fingerprint,
+    Report,
+    ReportRef,
+    Submission,
+)
 from store.queue import wake
 from store.writes import insert_ignoring_duplicates
 
@@ -41,15 +52,21 @@ def queue(
     now: datetime,
     default_category: str,
     progress: Callable[[int], None] | None = None,
+    link_submissions: bool = True,
 ) -> list[Queued]:
     """Store every entry as a queued report, or add its ref to the report that tracks it.
 
+    Public submissions of the same URLs still waiting for an analyst are tracked from now
+    on: they become sightings of the report, as if it had been tracked when they came
+    (``link_submissions``; an assessment, which queues its own, links them itself).
     Returns one result per entry, in order. Works in batches, so 100,000 entries cost a
     few hundred statements rather than a few hundred thousand.
     """
     results: list[Queued] = []
     for batch in _batches(entries, BATCH):
         results.extend(_queue_batch(session, batch, actor, now, default_category))
+        if link_submissions:
+            _link_waiting_submissions(session, batch, results[-len(batch) :], actor, now)
         if progress:
             progress(len(batch))
     return results
@@ -153,6 +170,42 @@ def _queue_batch(
     if fresh or any(requeued for *_, requeued in known.values()):
         wake(session)  # `ntd run` checks it now rather than at its next interval
     return results
+
+
+def _link_waiting_submissions(
+    session: Session, batch: list[Entry], queued: list[Queued], actor: str, now: datetime
+) -> None:
+    """Public submissions of these URLs that wait for an analyst: the URL is tracked now,
+    so each becomes a sighting of its report and leaves the assessment queue."""
+    report_of = {entry.url_key: result.id for entry, result in zip(batch, queued, strict=True)}
+    waiting = session.execute(
+        select(Submission.id, Submission.reference, Submission.url_key).where(
+            Submission.state == PENDING, Submission.url_key.in_(report_of)
+        )
+    ).all()
+    if not waiting:
+        return
+    submissions = Submission.__table__  # a Core executemany: no ORM objects to keep in step
+    session.execute(
+        update(submissions)
+        .where(submissions.c.id == bindparam("submission_id"), submissions.c.state == PENDING)
+        .values(state=DUPLICATE, report_id=bindparam("linked_report")),
+        [{"submission_id": row.id, "linked_report": report_of[row.url_key]} for row in waiting],
+    )
+    audit.record(
+        session,
+        [
+            _event(
+                now,
+                actor,
+                report_of[row.url_key],
+                "sighting",
+                detail=f"public report {row.reference} (submission {row.id}) waited for an "
+                "analyst: tracked now",
+            )
+            for row in waiting
+        ],
+    )
 
 
 def _ids(ids: list[int]) -> str:

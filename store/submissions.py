@@ -295,7 +295,12 @@ def assess(
             category=category,
         )
         [queued] = reports.queue(
-            session, [entry], actor=analyst, now=now, default_category=category
+            session,
+            [entry],
+            actor=analyst,
+            now=now,
+            default_category=category,
+            link_submissions=False,  # the group is assessed below, these and no others
         )
         report_id = queued.id
         wake(session)

@@ -416,3 +416,28 @@ def test_feedback_never_tells_a_url_was_already_known(web):
         Hotline(name="H", mail_from="h@h.test", country="NL", legal_basis="x"), owed[0], utcnow()
     ).as_string()
     assert "knew" not in text and "known" not in text
+
+
+def test_a_waiting_public_report_becomes_a_sighting_when_staff_track_its_url(web):
+    """Staff add a URL that a public report gave and no analyst has assessed yet: it is a
+    sighting of the new report, as if the URL had been tracked when it came, and leaves
+    the assessment queue. A URL no report tracks still waits."""
+    [waiting] = _receive(web, ["http://later.example/x.jpg"])
+    [other] = _receive(web, ["http://other.example/"])
+    added = web.api("analyst").post(
+        "/api/reports", json={"urls": ["http://LATER.example/x.jpg#top"]}
+    )
+    report_id = added.json()["accepted"][0]["id"]
+    with web.store.session() as session:
+        rows = {r.id: r for r in session.scalars(select(Submission))}
+        sighting = session.scalar(select(Event).where(Event.action == "sighting"))
+        added_by = session.get(Report, report_id).created_by
+    assert (rows[waiting].state, rows[waiting].report_id) == ("duplicate", report_id)
+    assert (rows[other].state, rows[other].report_id) == ("pending", None)
+    assert sighting.report_id == report_id and sighting.actor == added_by
+    assert f"submission {waiting}" in sighting.detail
+    assert web.browser("analyst").get("/assess").text.count('class="submission"') == 1
+    shown = web.api("analyst").get(f"/api/reports/{report_id}").json()
+    assert [s["state"] for s in shown["submissions"]] == ["duplicate"]
+    with web.store.session() as session, pytest.raises(ValueError, match="already duplicate"):
+        assess(session, waiting, "national", analyst="ann", now=utcnow())
