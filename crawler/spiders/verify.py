@@ -216,7 +216,7 @@ class VerifySpider(Spider):
         Started together, CONCURRENCY fetches are answered together, a round's latency
         later, and every fetch of the next round waits while the whole wave of answers
         is looked at: 0.85 to 0.90 of the bare loop's throughput latency-bound, against
-        0.93 to 0.96 started a millisecond apart (bench/verify --steady). Once the slots
+        0.93 to 0.97 started a millisecond apart (bench/verify --steady). Once the slots
         are full, each answer's slot goes to the next check at once (_free_slot), and
         the spread lasts the pass.
         """
