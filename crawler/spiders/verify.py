@@ -252,13 +252,17 @@ class VerifySpider(Spider):
         request = self._request(claimed, host)
         self.latest[claimed.id] = request
         try:
+            response = failure = None
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception as error:
-                self._free_slot(claimed.id)
-                writing = self._failed(self.latest.get(claimed.id, request), error)
+                failure = error
+            # Free already at response_downloaded, unless no answer came, or a redirect
+            # that Scrapy declined to follow.
+            self._free_slot(claimed.id)
+            if failure is not None:
+                writing = self._failed(self.latest.get(claimed.id, request), failure)
             else:
-                self._free_slot(claimed.id)
                 writing = self._checked(response)
             if writing is not None:
                 await writing
