@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli import main
+from cli import loading_modules, main
 from cli.context import Context
 from cli.display import progress_bar
 from store import reports
@@ -22,8 +22,9 @@ def check(reports_: tuple[str, ...]):
     Exits 3 when the outage guard held back every state change: our own resolver was
     failing, or too many checks failed at once to be believed.
     """
-    from crawler.passes import check as run_check
-    from crawler.recorder import EXIT_HELD
+    with loading_modules():
+        from crawler.passes import check as run_check
+        from crawler.recorder import EXIT_HELD
 
     ctx = Context()
     with ctx.store.session() as session:

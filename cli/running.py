@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import main
+from cli import loading_modules, main
 from cli.context import Context
 
 
@@ -14,9 +14,10 @@ def run():
     PostgreSQL database: one leads, the others stand by and take over within
     LEADER_TIMEOUT. SIGTERM finishes the work in hand and exits.
     """
-    import scheduler
-    from service.logs import configure as configure_logging
-    from service.process import run as run_service
+    with loading_modules():
+        import scheduler
+        from service.logs import configure as configure_logging
+        from service.process import run as run_service
 
     settings = Context().settings
     configure_logging(settings)

@@ -84,3 +84,30 @@ def _run_in_terminal(argv: list[str], env: dict[str, str], cwd: Path) -> str:
     process.wait(timeout=30)
     os.close(leader)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_every_command_loads_from_the_module_the_map_names():
+    """`ntd` imports a command's module only when the command runs; the map it loads
+    them by must name the module each command is defined in, and every command."""
+    import importlib
+
+    from cli import COMMANDS, main
+
+    for module in set(COMMANDS.values()):
+        importlib.import_module(module)
+    assert set(main.commands) == set(COMMANDS)
+    defined_in = {name: command.callback.__module__ for name, command in main.commands.items()}
+    assert defined_in == COMMANDS
+
+
+def test_help_lists_every_command(guarded_env, tmp_path):
+    from cli import COMMANDS
+
+    result = run_ntd("--help", env=guarded_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    listed = {
+        line.split()[0]
+        for line in result.stdout.decode().split("Commands:")[1].splitlines()
+        if line.startswith("  ")
+    }
+    assert listed == set(COMMANDS)
