@@ -126,6 +126,12 @@ class Recorder:
         self._failing += check.outcome in (ERROR, NXDOMAIN)
         return len(self._window) >= self.window_size
 
+    def judgeable(self) -> bool:
+        """Whether the outage guard can judge the checks kept so far before the pass
+        ends: a window of fewer than OUTAGE_MIN_CHECKS is judged by the pass so far,
+        which must have that many."""
+        return self.tally.checks >= self.min_checks
+
     def flush(self, resolver_failure: str | None = None) -> None:
         """Write the window now; ``resolver_failure`` is the probe's reason, if it failed.
 

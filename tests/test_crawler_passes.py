@@ -221,3 +221,27 @@ def test_a_report_whose_lease_ran_out_while_it_waited_is_checked_once(world):
     assert [world.show(r)["check_count"] for r in reports] == [1, 1, 1, 1]
     with world.store.session() as session:
         assert session.scalar(select(func.count()).where(Report.lease_until.is_not(None))) == 0
+
+
+def test_what_is_checked_is_stored_before_the_slowest_fetch_answers(world):
+    """Once nothing is left to claim, the checks made so far are written while the last
+    fetches run: staff see them without waiting for the slowest host of the pass."""
+    import threading
+    import time
+
+    slow_site = world.net.site("slow.test", latency=1.5)
+    slow_site.page("/a.jpg")
+    [slow] = world.add(slow_site.url("/a.jpg"))
+    fast = one_site(world, 6)
+    passing = threading.Thread(
+        target=world.check,
+        kwargs={"concurrency": "2", "concurrency_per_host": "1", "outage_min_checks": "2"},
+    )
+    passing.start()
+    deadline = time.monotonic() + 10
+    while {world.state(r) for r in fast} != {"online"} and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert {world.state(r) for r in fast} == {"online"}
+    assert world.state(slow) == "queued" and passing.is_alive()
+    passing.join(10)
+    assert world.state(slow) == "online"

@@ -24,6 +24,7 @@ not record comes back once LEASE_TTL runs out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -168,6 +169,12 @@ class VerifySpider(Spider):
         fetch slot busy while the next claim is made. Whatever ends this (a stop,
         cancelled with the crawl, a bug), it ends no sooner than the checks under way:
         the engine would close the spider under them.
+
+        Once nothing is left to claim, the checks kept so far are written while the last
+        fetches run, and the pass ends on a write of those alone: the last window of a
+        first pass over 2,000 reports took 0.13 to 0.23 s to write after its last
+        answer, and `ntd check` waited for it (SCALING.md). Not when the outage guard
+        could not judge them yet (too few checks so far): they wait for the rest.
         """
         try:
             await self._claim_and_start()
@@ -180,8 +187,14 @@ class VerifySpider(Spider):
                 except asyncio.CancelledError:  # the crawl itself is being cancelled
                     waiting.cancel()
             raise
+        writing = None
+        if self.failure is None and self.recorder.judgeable():
+            writing = asyncio.ensure_future(self._flush())
         while self.running:
             await asyncio.wait(list(self.running))
+        if writing is not None:
+            with contextlib.suppress(CloseSpider):  # the store failed: self.failure says so
+                await writing
         if self.failure is not None:
             raise CloseSpider("database_failed")
 
