@@ -113,6 +113,7 @@ class RdapClient:
         self._inflight: dict[str, asyncio.Task] = {}
         self._cache: dict[str, tuple[float, dict]] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._client_loaded: asyncio.Future | None = None
 
     async def __aenter__(self) -> RdapClient:
         return self
@@ -187,6 +188,11 @@ class RdapClient:
     async def _fetch(self, url: str) -> dict:
         # aiohttp is imported at the first request, not with this module: a quarter of a
         # second of every `ntd check`, which asks nothing while every network is cached.
+        # And on a thread: on the loop, its import (0.1 s, half of it loading the system's
+        # certificates into a TLS context) held the answers of every fetch in flight.
+        if self._client_loaded is None:
+            self._client_loaded = asyncio.ensure_future(asyncio.to_thread(_import_client))
+        await self._client_loaded
         import aiohttp
         import yarl
 
@@ -245,6 +251,11 @@ class RdapClient:
                 headers={"Accept": ACCEPT, "User-Agent": self._user_agent}, trust_env=False
             )
         return self._session
+
+
+def _import_client() -> None:
+    import aiohttp  # noqa: F401
+    import yarl  # noqa: F401
 
 
 async def _document(response: aiohttp.ClientResponse, url: str) -> dict:
