@@ -185,7 +185,10 @@ class HostingResolver:
             self._once.forget(("hosting", *key) for key in first)
             fields_of = dict(zip(first, found, strict=True))
             results = [fields_of[key] for key in keys]
-            await asyncio.to_thread(_store, self.store, batch, results, self.tally)
+            resolved = await asyncio.to_thread(_store, self.store, batch, results)
+            # Counted once committed: a batch whose write failed resolved nothing.
+            self.tally.resolved += resolved
+            self.tally.failed += len(batch) - resolved
 
     def _lookup(self, target: Target) -> asyncio.Future:
         """The hosting of ``target``'s host name at its address, looked up once a run."""
@@ -227,7 +230,8 @@ def _key(target: Target) -> tuple[str | None, str]:
 _EMPTY = {column.name: None for column in Hosting.__table__.columns}
 
 
-def _store(store: Store, work: list[Target], results: list, tally: ResolveTally) -> None:
+def _store(store: Store, work: list[Target], results: list) -> int:
+    """Store the hosting found for ``work``; how many reports got one."""
     now = utcnow()
     with store.session() as session:
         contacts = list_contacts(session)  # staff's, read once for the batch
@@ -241,9 +245,7 @@ def _store(store: Store, work: list[Target], results: list, tally: ResolveTally)
                 rows.append({**_EMPTY, **fields, "report_id": target.report_id, "resolved_at": now})
         # An upsert: another worker may be resolving the same reports at this moment.
         upsert(session, Hosting, rows)
-    # Counted once committed: a batch whose write failed resolved nothing.
-    tally.resolved += len(rows)
-    tally.failed += len(work) - len(rows)
+    return len(rows)
 
 
 class _Once:
