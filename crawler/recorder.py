@@ -113,6 +113,7 @@ class Recorder:
         self._window: list[tuple[int, CheckResult]] = []
         self._failing = 0  # error or nxdomain checks in the pass so far
         self.unstored: set[int] = set()  # reports checked, whose window is not stored yet
+        self._taken = 0  # windows taken to be written
 
     def add(self, report_id: int, check: CheckResult) -> bool:
         """Keep a check; True when the window is full and should be flushed."""
@@ -126,11 +127,10 @@ class Recorder:
         self._failing += check.outcome in (ERROR, NXDOMAIN)
         return len(self._window) >= self.window_size
 
-    def judgeable(self) -> bool:
-        """Whether the outage guard can judge the checks kept so far before the pass
-        ends: a window of fewer than OUTAGE_MIN_CHECKS is judged by the pass so far,
-        which must have that many."""
-        return self.tally.checks >= self.min_checks
+    def in_windows(self) -> bool:
+        """Whether this pass is judged window by window: a full window has been taken.
+        A pass smaller than one is judged whole, and so written whole, at its end."""
+        return self._taken > 0
 
     def flush(self, resolver_failure: str | None = None) -> None:
         """Write the window now; ``resolver_failure`` is the probe's reason, if it failed.
@@ -155,6 +155,7 @@ class Recorder:
         checks, self._window = self._window, []
         if not checks:
             return None
+        self._taken += 1
         reason = resolver_failure and f"our resolver is failing: {resolver_failure}"
         return Window(checks, reason or self._share_reason(checks))
 

@@ -49,6 +49,61 @@ def test_a_pass_where_most_checks_fail_at_once_is_held_back(world):
     assert view["check_count"] == 2 and view["checks"][-1]["outcome"] == "error"
 
 
+def _online_sites(world, names: list[str]) -> tuple[dict, list[int]]:
+    """One report on each named site, checked once and online: the sites by name, and
+    the reports' ids."""
+    sites, ids = {}, []
+    for name in names:
+        sites[name] = world.net.site(name)
+        sites[name].page("/a.jpg")
+        ids += world.add(sites[name].url("/a.jpg"))
+    world.check()
+    assert {world.state(i) for i in ids} == {"online"}
+    return sites, ids
+
+
+def test_a_pass_smaller_than_a_window_is_judged_whole_when_its_claims_run_dry_early(world):
+    """Claims run dry with a slot's worth still fetching; the failures came first. The
+    pass is still one window, judged whole: its state changes are all held back."""
+    fast, slow = [f"f{i}.test" for i in range(24)], [f"s{i}.test" for i in range(16)]
+    sites, ids = _online_sites(world, fast + slow)
+    for name in fast + slow[12:]:
+        sites[name].fail_next("/a.jpg", 1, mode="reset")
+    for name in slow:
+        sites[name].latency = 0.3
+    tally = world.check(concurrency=8, outage_min_checks=5, removal_confirmations=1)
+    assert tally.checks == 40 and tally.windows == 1 and tally.all_held
+    assert {world.state(i) for i in ids} == {"online"}
+
+
+def test_our_dns_failing_at_the_end_of_a_pass_holds_all_of_it(world):
+    """Our resolver fails while a small pass's last fetches run: its end-of-pass probe
+    holds back the whole pass, the checks made before the failure included."""
+    fast, slow = [f"f{i}.test" for i in range(30)], [f"s{i}.test" for i in range(4)]
+    sites, ids = _online_sites(world, fast + slow)
+    for name in slow:
+        sites[name].latency = 1.5
+    for name in fast:
+        sites[name].fail_next("/a.jpg", 1, mode=404)
+
+    async def outage_during_the_pass():
+        async def fail_soon():
+            await asyncio.sleep(0.8)
+            world.net.dns.outage = "servfail"
+
+        failing = asyncio.ensure_future(fail_soon())
+        try:
+            return await run_pass(world.settings(concurrency=8, removal_confirmations=1))
+        finally:
+            await failing
+            world.net.dns.outage = None
+
+    tally = world.reactor_thread.run(outage_during_the_pass)
+    assert tally.checks == 34 and tally.all_held
+    assert "our resolver is failing" in tally.held_reasons[0]
+    assert {world.state(i) for i in ids} == {"online"}
+
+
 def test_two_passes_at_once_never_check_one_report_twice(world):
     site = world.net.site("slow.test", latency=0.05)
     for i in range(60):
