@@ -190,9 +190,12 @@ class RdapClient:
         # second of every `ntd check`, which asks nothing while every network is cached.
         # And on a thread: on the loop, its import (0.1 s, half of it loading the system's
         # certificates into a TLS context) held the answers of every fetch in flight.
-        if self._client_loaded is None:
-            self._client_loaded = asyncio.ensure_future(asyncio.to_thread(_import_client))
-        await self._client_loaded
+        loading = self._client_loaded
+        if loading is None or (
+            loading.done() and (loading.cancelled() or loading.exception() is not None)
+        ):
+            loading = self._client_loaded = asyncio.ensure_future(asyncio.to_thread(_import_client))
+        await asyncio.shield(loading)  # a request cancelled while it loads leaves it loading
         import aiohttp
         import yarl
 
