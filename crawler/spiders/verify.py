@@ -518,8 +518,12 @@ class VerifySpider(Spider):
         self.recorder.stored(window, changes)
 
     async def _flush_probed(self) -> None:
-        """Write the checks kept so far, held back if our resolver fails its probe now."""
-        await self._flush(await resolver_is_failing(self.ntd, self.ntd.outage_probe_name))
+        """Write the checks kept so far, held back if our resolver fails its probe now
+        (asked only when the pass made any)."""
+        failing = None
+        if self.recorder.tally.checks:
+            failing = await resolver_is_failing(self.ntd, self.ntd.outage_probe_name)
+        await self._flush(failing)
 
     # -- soft-404 probes, once per host per pass ---------------------------------------
 
@@ -562,10 +566,7 @@ class VerifySpider(Spider):
             self.store.close()
 
     async def _record_the_rest(self) -> None:
-        failing = None
-        if self.recorder.tally.checks:
-            failing = await resolver_is_failing(self.ntd, self.ntd.outage_probe_name)
-        await self._flush(failing)
+        await self._flush_probed()
         # Every lease still held is a report claimed but not recorded: not reached (a stop),
         # its check raised, or claimed by a try whose answer was lost and tried again.
         # Recording gives a lease back, so these go back to the queue.
