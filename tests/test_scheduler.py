@@ -197,6 +197,37 @@ def test_a_report_added_while_it_runs_is_checked_and_notified_in_seconds(
         assert took < 15, took  # seconds, not the hour of CHECK_EVERY (bench/first_notice.py)
 
 
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_on_postgresql_the_notify_alone_wakes_it(world, guarded_env, tmp_path, schedulers):
+    """WAKE_EVERY an hour too: no look between passes comes in time, only the LISTEN."""
+    site = hosted_site(world)
+    site.page("/told.jpg")
+    with SmtpServer() as smtp:
+        env = environment(
+            world,
+            guarded_env,
+            smtp.url,
+            NTD_CHECK_EVERY="1h",
+            NTD_NOTIFY_EVERY="1h",
+            NTD_WAKE_EVERY="1h",
+            NTD_FIRST_NOTICE_WINDOW="1s",
+        )
+        scheduler = Scheduler(env, tmp_path)
+        schedulers.append(scheduler)
+        assert scheduler.wait_for("leading", 20), scheduler.log()
+        assert scheduler.wait_for("notify: 0 planned", 20), scheduler.log()  # first passes done
+        time.sleep(1)  # the watcher's first look is over: it now waits an hour, or a NOTIFY
+        added = time.monotonic()
+        [report] = world.add(site.url("/told.jpg"))
+        while not smtp.received and time.monotonic() < added + 20:
+            time.sleep(0.05)
+        assert smtp.received, scheduler.log()
+        assert world.state(report) == "online"
+        assert time.monotonic() - added < 15
+
+
 def test_work_queued_as_it_dies_is_found_by_the_next_scheduler(
     world, guarded_env, tmp_path, schedulers
 ):
