@@ -32,6 +32,7 @@ from store.db import Store
 from store.exceptions import StoreUnavailable
 from store.lifecycle import ERROR, NXDOMAIN, OUTCOME_ONLINE, Rules, apply_check
 from store.models import Check, Report
+from store.types import utcnow
 
 logger = logging.getLogger(__name__)
 WINDOW = 1000
@@ -229,6 +230,7 @@ class Recorder:
         reports: dict[int, SimpleNamespace] = {}
         new_checks = _Collector()
         events: list[dict] = []
+        now = utcnow()
         for report_id, check in window:
             before = loaded.get(report_id)
             if before is None:  # deleted while we checked it
@@ -240,7 +242,7 @@ class Recorder:
             # A report checked twice in one window (named twice) builds on itself.
             report = reports.setdefault(report_id, SimpleNamespace(**before))
             record_check(new_checks, report, check)
-            change = apply_check(report, check, self.rules, held=held)
+            change = apply_check(report, check, self.rules, held=held, now=now)
             if report.claimed_by == self.worker:
                 report.claimed_by = report.lease_until = None
             if change is not None:

@@ -62,13 +62,25 @@ class Change:
     detail: str
 
 
-def apply_check(report: Report, check: CheckResult, rules: Rules, *, held: bool) -> Change | None:
-    """Move ``report`` as ``check`` says, unless ``held``; set when it is due next."""
+def apply_check(
+    report: Report, check: CheckResult, rules: Rules, *, held: bool, now: datetime
+) -> Change | None:
+    """Move ``report`` as ``check`` says, unless ``held``; set when it is due next.
+
+    ``now`` is when the check is written. A check asked for while this one was under
+    way (a "re-check now", a provider's "Removed", the police's clearance: each makes
+    the report due at the moment it is asked) is still owed, since this fetch came
+    before it: the report stays due then.
+    """
+    asked = report.next_due_at
     before = report.state
     action = None
     if not held and before not in (REJECTED, CLOSED):
         action = _apply(report, check, rules)
-    report.next_due_at = next_due(report, check.at, rules)
+    due = next_due(report, check.at, rules)
+    if due is not None and asked is not None and check.at < asked <= now and asked < due:
+        due = asked
+    report.next_due_at = due
     if report.state == before and action is None:
         return None
     return Change(before, report.state, action or "state", check.outcome)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
+import time
 from datetime import datetime
 
 from simnet import html_body, image_body
+from store.models import Report
+from store.types import utcnow
+from web.actions import request_recheck
 
 
 def sha(data: bytes) -> str:
@@ -322,3 +327,26 @@ def test_the_user_agent_is_sent_and_robots_txt_not_asked(world):
     [request] = [r for r in site.requests if r.path == "/a.jpg"]
     assert "Example Hotline" in request.user_agent
     assert not any(r.path == "/robots.txt" for r in site.requests)
+
+
+def test_a_re_check_asked_for_while_a_check_is_in_hand_still_happens(world):
+    """An analyst's "re-check now" (or a provider's "Removed") that comes after a pass
+    fetched the page, but before the pass wrote what it saw, asks for a later fetch: the
+    pass's write must not push it back to RECHECK_INTERVAL."""
+    site = world.net.site("shop.test")
+    site.page("/a.jpg")
+    site.page("/slow.jpg", delay=2.0)  # keeps the pass, and its unwritten checks, open
+    asked, slow = world.add(site.url("/a.jpg"), site.url("/slow.jpg"))
+    passing = threading.Thread(target=world.check, kwargs={"recheck_interval": "6h"})
+    passing.start()
+    deadline = time.monotonic() + 10
+    while len(site.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # /a.jpg answered long since; /slow.jpg still waits
+    with world.store.session() as session:
+        assert request_recheck(session, session.get(Report, asked), actor="ann", now=utcnow())
+    passing.join(timeout=20)
+    assert world.show(asked)["check_count"] == 1 and world.show(slow)["check_count"] == 1
+    world.check(recheck_interval="6h")
+    assert world.show(asked)["check_count"] == 2  # the re-check asked for
+    assert world.show(slow)["check_count"] == 1  # not due for six hours
