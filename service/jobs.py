@@ -32,9 +32,12 @@ class Service:
     busy: set[str] = field(default_factory=set)  # the jobs running now, by name
     again: set[str] = field(default_factory=set)  # asked for while running: run again soon
     started: dict[str, datetime] = field(default_factory=dict)  # when each job last began
+    # store.queue's wake-ups counted as the latest check pass began: more since is new work.
+    wakeups_seen: float | None = None
     # Set by the wiring: bring the next notification pass forward; check now.
     notify_soon: Callable[[], None] = lambda: None
     check_now: Callable[[], None] = lambda: None
+    look_for_work: Callable[[], None] = lambda: None  # set by service.process: look now
 
 
 async def check(service: Service) -> None:
@@ -44,12 +47,21 @@ async def check(service: Service) -> None:
     from crawler.passes import pass_and_hosting
 
     async with _counted(service, "check"):
+        # Read before the pass claims anything: work queued before it is claimed by this
+        # pass, work queued after it counts a wake-up more, and another pass follows.
+        service.wakeups_seen = await asyncio.to_thread(wakeups_now, service.store)
+        began = utcnow()
         tally, resolved = await pass_and_hosting(
             service.store, service.settings, stop=service.stopping, then_all_missing=True
         )
-        if resolved.resolved:
-            # New content online with its abuse desk known: its first notice need not
-            # wait for NOTIFY_EVERY, which is the reminders' pace.
+        if (
+            resolved.resolved
+            or tally.changes
+            or await asyncio.to_thread(_owed_first_notice, service, began)
+        ):
+            # New content online with its abuse desk known, content back or gone, or
+            # cleared by the police: its notice need not wait for NOTIFY_EVERY, which is
+            # the reminders' pace.
             service.notify_soon()
         logger.info(
             "check: %d checked, %d state changes, %d hostings resolved",
@@ -57,6 +69,46 @@ async def check(service: Service) -> None:
             tally.changes,
             resolved.resolved,
         )
+    # Work queued while this pass ran has counted a wake-up since: the look runs now,
+    # not WAKE_EVERY from now (it must be the look, after this job has ended: APScheduler
+    # skips a run asked for while the job's last one still runs).
+    service.look_for_work()
+
+
+def wakeups_now(store: Store) -> float | None:
+    """store.queue's wake-ups so far; None when the store cannot say now."""
+    from store.queue import wakeups
+
+    try:
+        with store.session() as session:
+            return wakeups(session)
+    except Exception as error:  # the interval pass still comes; the store may be back
+        logger.debug("looking for new work: %s", error)
+        return None
+
+
+def _owed_first_notice(service: Service, since: datetime) -> bool:
+    """Whether a report the pass found online, never notified, may be notified now: one
+    the police cleared, whose hosting was resolved before (no look-up brings it up)."""
+    from sqlalchemy import select
+
+    from store.models import ONLINE, Report
+    from store.police import not_held
+
+    now = utcnow()
+    with service.store.session() as session:
+        found = session.scalar(
+            select(Report.id)
+            .where(
+                Report.state == ONLINE,
+                Report.first_notice_at.is_(None),
+                Report.paused.is_(False),
+                Report.last_checked_at >= since,
+                not_held(now, service.settings.police_clearance_timeout),
+            )
+            .limit(1)
+        )
+    return found is not None
 
 
 async def notify(service: Service) -> None:

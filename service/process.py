@@ -22,7 +22,7 @@ from collections.abc import Callable
 from scrapy.utils.reactor import install_reactor
 
 from crawler.passes import settle_heap
-from service.jobs import Service
+from service.jobs import Service, wakeups_now
 from service.leader import Leadership
 from settings import Settings
 from store.db import open_store_for
@@ -74,14 +74,15 @@ def run(settings: Settings, wire: Callable) -> None:
         """Work queued between passes is checked at once, not at CHECK_EVERY: a look
         every WAKE_EVERY, and on PostgreSQL a NOTIFY from whoever queued it."""
         woken = asyncio.Event()
+        service.look_for_work = woken.set  # at the end of every check pass
         listener = Listener(store, loop, woken.set) if store.dialect == "postgresql" else None
         try:
             while not service.stopping.is_set():
+                woken.clear()  # first: a wake-up that comes while it looks is not lost
                 if scheduler.state == 1 and "check" not in service.busy:
-                    since = service.started.get("check")
-                    if await asyncio.to_thread(_new_work, store, since):
+                    count = await asyncio.to_thread(wakeups_now, store)
+                    if count is not None and count != service.wakeups_seen:
                         service.check_now()
-                woken.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), settings.wake_every.total_seconds())
         finally:
@@ -100,18 +101,6 @@ def run(settings: Settings, wire: Callable) -> None:
     reactor.callWhenRunning(started)
     settle_heap()
     reactor.run(installSignalHandlers=False)
-
-
-def _new_work(store, since) -> bool:
-    from store.queue import any_due
-    from store.types import utcnow
-
-    try:
-        with store.session() as session:
-            return any_due(session, now=utcnow(), since=since)
-    except Exception as error:  # the interval pass still comes; the store may be back
-        logger.debug("looking for new work: %s", error)
-        return False
 
 
 class Listener:

@@ -208,15 +208,19 @@ class Settings:
     wake_every: timedelta = setting(
         "1s",
         parse.duration,
-        "How often `ntd run` looks for work queued since its last pass (a report added, a "
-        're-check asked for, a provider\'s "Removed"), to check it at once rather than at '
-        "CHECK_EVERY. On PostgreSQL a NOTIFY wakes it sooner still. 0s: only the intervals.",
+        "How often `ntd run` looks for work queued to be checked at once (a report added, a "
+        're-check asked for, a provider\'s "Removed", a police clearance), to check it then '
+        "rather than at CHECK_EVERY; what is queued while a pass runs is checked as that pass "
+        "ends. On PostgreSQL a NOTIFY wakes it sooner still. Reports that are simply due "
+        "again wait for CHECK_EVERY. 0s: only the intervals.",
     )
     first_notice_window: timedelta = setting(
         "3s",
         parse.duration,
-        "How long `ntd run` waits, once a check found new content online with its contact "
-        "known, before notifying: reports found in the same moment go in one email.",
+        "How long `ntd run` waits, once a pass found content online that is owed a notice "
+        "(new with its contact known, back after a removal, cleared by the police) or "
+        "changed a report's state, before notifying: reports found in the same moment go "
+        "in one email.",
     )
     leader_timeout: timedelta = setting(
         "30s", parse.duration, "How soon a standby scheduler takes over from a dead leader."

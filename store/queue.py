@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from store.models import CHECKABLE, Report
+from store import counters
+from store.models import CHECKABLE, Counter, Report
 
 
 def worker_name() -> str:
@@ -71,26 +72,32 @@ def count_due(session: Session, *, now: datetime) -> int:
     )
 
 
-def any_due(session: Session, *, now: datetime, since: datetime | None = None) -> bool:
-    """Whether a report became due after ``since`` and is due and free now: the cheap look
-    `ntd run` makes between passes (the due index answers it). What was due before the
-    last pass began and is due still (the outage guard held it back, say) is left to the
-    next interval, so that it cannot start pass after pass."""
-    conditions = [Report.next_due_at <= now, _unleased(now)]
-    if since is not None:
-        conditions.append(Report.next_due_at > since)
-    return session.scalar(select(Report.id).where(and_(*conditions)).limit(1)) is not None
-
-
 WAKE_CHANNEL = "ntd_due"
+# How many times work was queued to be checked at once, in the counters table: it adds up
+# across processes, is committed with the work, and shows in /metrics.
+WAKEUPS = counters.key("ntd_wakeups_total")
 
 
 def wake(session: Session) -> None:
-    """Tell a waiting `ntd run` that work is due now. On PostgreSQL a NOTIFY, delivered
-    when this transaction commits (so never before the work can be seen); on SQLite
-    nothing: `ntd run` looks every WAKE_EVERY."""
+    """Tell `ntd run` that work is due now, not at its next CHECK_EVERY.
+
+    It counts one wake-up in the session's transaction, which `ntd run` compares between
+    passes with the count it read as its last pass began: committed with the work, the
+    count is never seen before the work can be. On PostgreSQL a NOTIFY, delivered at the
+    commit too, makes it look at once rather than within WAKE_EVERY.
+    """
+    counters.add(session, {WAKEUPS: 1})
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
+
+
+def wakeups(session: Session) -> float:
+    """The wake-ups counted so far (0 before the first)."""
+    name, labels = WAKEUPS
+    value = session.scalar(
+        select(Counter.value).where(Counter.name == name, Counter.labels == labels)
+    )
+    return value or 0.0
 
 
 def release(session: Session, worker: str, ids: Sequence[int] | None = None) -> None:

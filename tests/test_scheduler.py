@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -226,6 +227,114 @@ def test_on_postgresql_the_notify_alone_wakes_it(world, guarded_env, tmp_path, s
         assert smtp.received, scheduler.log()
         assert world.state(report) == "online"
         assert time.monotonic() - added < 15
+
+
+def _notified(smtp, url: str) -> bool:
+    """Whether a notice's machine-readable part names ``url``."""
+    return any(
+        json.loads(part.get_content()).get("url") == url
+        for received in smtp.received
+        for part in received.message.iter_attachments()
+        if part.get_content_type() == "application/json"
+    )
+
+
+def test_work_queued_while_a_pass_runs_is_checked_as_it_ends(
+    world, guarded_env, tmp_path, schedulers
+):
+    """Every interval and WAKE_EVERY an hour: the wake-up that comes during a pass (a
+    NOTIFY on PostgreSQL, none on SQLite) must not be lost to the pass being busy."""
+    site = hosted_site(world)
+    site.page("/slow.jpg", delay=3.0)  # keeps the first pass running
+    site.page("/new.jpg")
+    world.add(site.url("/slow.jpg"))
+    with SmtpServer() as smtp:
+        env = environment(
+            world,
+            guarded_env,
+            smtp.url,
+            NTD_CHECK_EVERY="1h",
+            NTD_NOTIFY_EVERY="1h",
+            NTD_WAKE_EVERY="1h",
+            NTD_FIRST_NOTICE_WINDOW="1s",
+        )
+        scheduler = Scheduler(env, tmp_path)
+        schedulers.append(scheduler)
+        deadline = time.monotonic() + 20
+        while not site.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert site.requests, scheduler.log()  # the first pass is fetching /slow.jpg
+        added = time.monotonic()
+        [report] = world.add(site.url("/new.jpg"))
+        while not _notified(smtp, site.url("/new.jpg")) and time.monotonic() < added + 20:
+            time.sleep(0.05)
+        assert _notified(smtp, site.url("/new.jpg")), scheduler.log()
+        assert world.state(report) == "online"
+        assert time.monotonic() - added < 15
+
+
+def test_a_police_clearance_sends_the_first_notice_in_seconds(
+    world, guarded_env, tmp_path, schedulers
+):
+    """Its hosting was resolved while it was held, so no look-up brings the notice
+    forward: the clearance and the check after it must (NOTIFY_EVERY is an hour)."""
+    from store import police
+    from store.models import Report
+    from store.types import utcnow
+
+    site = hosted_site(world)
+    site.page("/held.jpg")
+    [report] = world.add(site.url("/held.jpg"))
+    with world.store.session() as session:
+        assert police.hold(session, session.get(Report, report), actor="ann", now=utcnow())
+    with SmtpServer() as smtp:
+        env = environment(
+            world,
+            guarded_env,
+            smtp.url,
+            NTD_CHECK_EVERY="1h",
+            NTD_NOTIFY_EVERY="1h",
+            NTD_FIRST_NOTICE_WINDOW="1s",
+        )
+        scheduler = Scheduler(env, tmp_path)
+        schedulers.append(scheduler)
+        checked = scheduler.wait_for("1 hostings resolved", 20)
+        assert checked, scheduler.log()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+            at > checked and "notify: 0 planned" in line for at, line in list(scheduler.lines)
+        ):
+            time.sleep(0.05)  # the notify pass that the hosting brought forward: held, none
+        assert not smtp.received, scheduler.log()
+        cleared = time.monotonic()
+        with world.store.session() as session:
+            assert police.clear(session, session.get(Report, report), actor="ann", now=utcnow())
+        while not smtp.received and time.monotonic() < cleared + 20:
+            time.sleep(0.05)
+        assert smtp.received, scheduler.log()
+        assert time.monotonic() - cleared < 15, scheduler.log()
+
+
+def test_reports_the_outage_guard_keeps_queued_do_not_start_pass_after_pass(
+    world, guarded_env, tmp_path, schedulers
+):
+    """They are due again at once, but nobody asked: they wait for CHECK_EVERY."""
+    world.add(*(f"http://gone{n}.test/x.jpg" for n in range(12)))  # every one nxdomain
+    with SmtpServer() as smtp:
+        env = environment(
+            world,
+            guarded_env,
+            smtp.url,
+            NTD_CHECK_EVERY="1h",
+            NTD_OUTAGE_MIN_CHECKS="10",
+            NTD_OUTAGE_SHARE="0.5",
+        )
+        scheduler = Scheduler(env, tmp_path)
+        schedulers.append(scheduler)
+        assert scheduler.wait_for("check: 12 checked, 0 state changes", 20), scheduler.log()
+        time.sleep(4)  # four looks of WAKE_EVERY
+        passes = [line for _, line in scheduler.lines if "check: " in line]
+        assert len(passes) == 1, scheduler.log()
 
 
 def test_work_queued_as_it_dies_is_found_by_the_next_scheduler(

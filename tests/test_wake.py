@@ -1,9 +1,9 @@
 """Every way work is queued wakes `ntd run` at once, not at its next CHECK_EVERY.
 
-`ntd run` finds new work two ways (service.process.watch): a look every WAKE_EVERY for a
-report that became due since its last pass began (store.queue.any_due), and on
-PostgreSQL a NOTIFY on store.queue.WAKE_CHANNEL, sent by whoever queued the work and
-delivered when their transaction commits. Each way in is driven here as staff, a
+`ntd run` finds new work two ways (service.process.watch): a look every WAKE_EVERY at the
+wake-ups counted in the store (store.queue.wakeups), against the count read as its last
+pass began, and on PostgreSQL a NOTIFY on store.queue.WAKE_CHANNEL; whoever queues the
+work does both in the transaction that queues it. Each way in is driven here as staff, a
 reporter or a provider would use it (the command line, the dashboard, the API, the
 provider page), and each must give both signals; tests/test_scheduler.py shows `ntd run`
 acting on them.
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import update
 
 from store.models import Report
-from store.queue import WAKE_CHANNEL, any_due
+from store.queue import WAKE_CHANNEL, wakeups
 from store.types import utcnow
 from tests.test_provider_page import PUBLIC, form_token, sent_with_link
 from tests.test_web_support import Web, cheap_passwords
@@ -38,16 +38,16 @@ class Waiting:
             connection.execute(f"LISTEN {WAKE_CHANNEL}")
 
     def between_passes(self) -> None:
-        """As after a pass: every report checked and due later, nothing heard yet."""
+        """As a pass begins: every report checked and due later, the wake-ups read, and
+        nothing heard yet."""
         with self.store.session() as session:
             session.execute(update(Report).values(next_due_at=utcnow() + timedelta(hours=1)))
-        self.since = utcnow()
+            self.seen = wakeups(session)
         self._heard()  # what the setting-up said is not the way in under test
-        assert not self.looks_new(), "work was due before the way in was used"
 
     def looks_new(self) -> bool:
         with self.store.session() as session:
-            return any_due(session, now=utcnow(), since=self.since)
+            return wakeups(session) > self.seen
 
     def heard(self) -> bool:
         """Whether a NOTIFY came on the wake channel (always True off PostgreSQL)."""
@@ -160,3 +160,20 @@ def test_a_provider_s_removed_click_wakes_ntd_run(mailroom, monkeypatch):
     finally:
         watcher.close()
         page.close()
+
+
+def test_checks_held_back_by_the_outage_guard_wake_nothing(world):
+    """Reports the guard kept queued are due again at once; that must not start pass
+    after pass (it did, once a second, when the look was "due since the last pass")."""
+    watcher = Waiting(world.store)
+    try:
+        world.add(*(f"http://gone{n}.test/x.jpg" for n in range(12)))  # every one nxdomain
+        with world.store.session() as session:
+            watcher.seen = wakeups(session)
+        watcher._heard()
+        tally = world.check(outage_min_checks="10", outage_share="0.5")
+        assert tally.all_held and tally.changes == 0
+        assert not watcher.looks_new()
+        assert watcher._heard() == 0
+    finally:
+        watcher.close()

@@ -45,9 +45,10 @@ HELP = {
     "ntd_rdap_requests": "RDAP requests made by the hosting look-ups.",
     "ntd_rdap_cache_hits": "Network look-ups answered from the store's RDAP cache.",
     "ntd_pass_duration_seconds": "How long check and notify passes took.",
+    "ntd_wakeups": "Times work was queued to be checked at once (reports, re-checks).",
 }
 
-UNLABELLED = ("ntd_state_changes", "ntd_rdap_requests", "ntd_rdap_cache_hits")
+UNLABELLED = ("ntd_state_changes", "ntd_rdap_requests", "ntd_rdap_cache_hits", "ntd_wakeups")
 
 
 async def healthz(request: Request) -> Response:
