@@ -337,6 +337,37 @@ def test_reports_the_outage_guard_keeps_queued_do_not_start_pass_after_pass(
         assert len(passes) == 1, scheduler.log()
 
 
+def test_a_crash_between_the_wake_up_and_the_check_loses_nothing(
+    world, guarded_env, tmp_path, schedulers
+):
+    """Woken for a new report, it dies while fetching it, its lease held: the next one,
+    with no wake-ups at all (WAKE_EVERY 0s), finds it at an interval pass once the lease
+    has run out, and notifies."""
+    site = hosted_site(world)
+    site.page("/late.jpg", delay=4.0)
+    with SmtpServer() as smtp:
+        base = environment(world, guarded_env, smtp.url, NTD_LEASE_TTL="3s")
+        first = Scheduler({**base, "NTD_CHECK_EVERY": "1h"}, tmp_path)
+        schedulers.append(first)
+        assert first.wait_for("check: 0 checked", 20), first.log()  # its start-up pass
+        [report] = world.add(site.url("/late.jpg"))
+        deadline = time.monotonic() + 20
+        while not site.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert site.requests, first.log()  # woken: the check is under way
+        first.process.kill()
+        first.process.wait(timeout=10)
+        assert world.show(report)["check_count"] == 0
+        second = Scheduler({**base, "NTD_CHECK_EVERY": "2s", "NTD_WAKE_EVERY": "0s"}, tmp_path)
+        schedulers.append(second)
+        deadline = time.monotonic() + 40
+        while not smtp.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert smtp.received, second.log()
+        assert world.state(report) == "online"
+        assert len(site.requests) >= 2  # fetched again by the second
+
+
 def test_work_queued_as_it_dies_is_found_by_the_next_scheduler(
     world, guarded_env, tmp_path, schedulers
 ):
