@@ -49,7 +49,10 @@ def test_hosting_is_resolved_window_by_window_while_the_pass_goes_on(world, smal
     networks = three_networks(world)
     tally, hosting = world.check_and_resolve(**small_windows)
     assert tally.checks == 12 and tally.outcomes == {"online": 12}
-    assert tally.windows == 3
+    # Three windows of four, or four: when a window was taken before the claims ran dry,
+    # what the fast sites gave by then is written early, while the slow site answers
+    # (VerifySpider._check_all), and the rest follows in one or two more.
+    assert tally.windows in (3, 4)
     assert hosting.resolved == 12 and hosting.failed == 0 and not hosting.errors
     for report, net in networks.items():
         assert world.show(report)["hosting"]["abuse_email"] == f"abuse@net{net}.test"
