@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from notifier.drafts import Draft, Hotline, NoticeReport
@@ -72,6 +72,12 @@ def bouncing(session: Session) -> frozenset[str]:
     return frozenset(session.scalars(select(Mailbox.address)))
 
 
+def notifiable(now: datetime, police_timeout: timedelta | None = None) -> ColumnElement[bool]:
+    """SQL: the report's notices may go now: online, neither paused nor held for the
+    police."""
+    return and_(Report.state == ONLINE, Report.paused.is_(False), not_held(now, police_timeout))
+
+
 def candidates(
     session: Session, now: datetime, police_timeout: timedelta | None = None
 ) -> Iterator[Candidate]:
@@ -80,12 +86,7 @@ def candidates(
     rows = session.execute(
         select(Report.id, Hosting.abuse_email, Hosting.country, Hosting.details)
         .join(Hosting, Hosting.report_id == Report.id)
-        .where(
-            Report.state == ONLINE,
-            Report.paused.is_(False),
-            not_held(now, police_timeout),
-            Hosting.abuse_email.isnot(None),
-        )
+        .where(notifiable(now, police_timeout), Hosting.abuse_email.isnot(None))
         .order_by(Report.id)
     )
     for batch in _batches(rows, BATCH):

@@ -50,14 +50,13 @@ async def check(service: Service) -> None:
         # Read before the pass claims anything: work queued before it is claimed by this
         # pass, work queued after it counts a wake-up more, and another pass follows.
         service.wakeups_seen = await asyncio.to_thread(wakeups_now, service.store)
-        began = utcnow()
         tally, resolved = await pass_and_hosting(
             service.store, service.settings, stop=service.stopping, then_all_missing=True
         )
         if (
             resolved.resolved
             or tally.changes
-            or await asyncio.to_thread(_owed_first_notice, service, began)
+            or await asyncio.to_thread(_owed_first_notice, service, service.started["check"])
         ):
             # New content online with its abuse desk known, content back or gone, or
             # cleared by the police: its notice need not wait for NOTIFY_EVERY, which is
@@ -92,20 +91,14 @@ def _owed_first_notice(service: Service, since: datetime) -> bool:
     the police cleared, whose hosting was resolved before (no look-up brings it up)."""
     from sqlalchemy import select
 
-    from store.models import ONLINE, Report
-    from store.police import not_held
+    from notifier.ledger import notifiable
+    from store.models import Report
 
-    now = utcnow()
+    may_go = notifiable(utcnow(), service.settings.police_clearance_timeout)
     with service.store.session() as session:
         found = session.scalar(
             select(Report.id)
-            .where(
-                Report.state == ONLINE,
-                Report.first_notice_at.is_(None),
-                Report.paused.is_(False),
-                Report.last_checked_at >= since,
-                not_held(now, service.settings.police_clearance_timeout),
-            )
+            .where(may_go, Report.first_notice_at.is_(None), Report.last_checked_at >= since)
             .limit(1)
         )
     return found is not None
